@@ -1,0 +1,89 @@
+# prereqos: build, test and demo targets. Everything a run needs is installed
+# from here: the venv (pinned), the Debian checkers, the docker engine, images.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON      ?= python3
+VENV        := .venv
+PY          := $(VENV)/bin/python
+STAMPS      := .cache/stamps
+VIP_MANAGER ?= pacemaker
+PYTEST      := $(PY) -m pytest
+
+# Debian 12 packages the render tier runs as config checkers.
+CHECKER_PKGS := haproxy keepalived corosync apache2 libapache2-mod-wsgi-py3 libapache2-mod-proxy-uwsgi
+# Debian 12 packages the cluster tier needs on the host.
+TESTBED_PKGS := docker.io mmdebstrap
+
+.PHONY: help venv host-checkers docker-engine images demo demo-down \
+        test test-unit test-render test-cluster test-failover lint bench clean
+
+help:
+	@echo "make demo          converge a local 3-controller demo cluster (VIP_MANAGER=pacemaker|keepalived)"
+	@echo "make demo-down     remove the demo cluster"
+	@echo "make test          every tier: lint, unit, render, cluster, failover"
+	@echo "make test-unit | test-render | test-cluster | test-failover | lint | bench"
+
+$(STAMPS):
+	@mkdir -p $@
+
+# The venv is rebuilt only when the pinned requirements change.
+$(VENV)/.stamp: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	@touch $@
+venv: $(VENV)/.stamp
+
+# apt needs an update once on a fresh machine before it can install anything.
+$(STAMPS)/apt-updated: | $(STAMPS)
+	@command -v apt-get >/dev/null || { echo "apt-get not found: prereqos tests need a Debian 12 host"; exit 1; }
+	apt-get update -q
+	@touch $@
+
+$(STAMPS)/host-checkers: Makefile | $(STAMPS)/apt-updated
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(CHECKER_PKGS)
+	@touch $@
+host-checkers: $(STAMPS)/host-checkers
+
+$(STAMPS)/testbed-pkgs: Makefile | $(STAMPS)/apt-updated
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(TESTBED_PKGS)
+	@touch $@
+
+docker-engine: $(STAMPS)/testbed-pkgs
+	tests/testbed/ensure-docker.sh
+
+images: docker-engine venv
+	tests/testbed/build-images.sh
+
+lint: venv
+	$(VENV)/bin/ruff check _modules _states tests bench
+	$(VENV)/bin/ruff format --check _modules _states tests bench
+	$(VENV)/bin/yamllint -s .
+	find formula orch -name '*.sls' -print0 | xargs -0 $(VENV)/bin/salt-lint
+
+test-unit: venv
+	$(PYTEST) tests/unit
+
+test-render: venv host-checkers
+	$(PYTEST) tests/render
+
+test-cluster: images
+	$(PYTEST) tests/cluster -m "not failover"
+
+test-failover: images
+	$(PYTEST) tests/cluster -m failover
+
+test: lint test-unit test-render test-cluster test-failover
+
+demo: images
+	$(PY) -m tests.testbed.demo up --vip-manager $(VIP_MANAGER)
+
+demo-down: venv
+	$(PY) -m tests.testbed.demo down
+
+bench: images
+	$(PY) -m bench.run
+
+clean:
+	rm -rf $(VENV) .cache

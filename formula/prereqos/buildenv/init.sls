@@ -1,0 +1,26 @@
+{#- Build tools and -dev packages, and a venv with pip and uwsgi for the
+    OpenStack services: everything from the package managers, no script
+    downloaded from the internet. #}
+{%- from "prereqos/map.jinja" import prereqos with context %}
+{%- set buildenv = prereqos.buildenv %}
+
+prereqos-buildenv-packages:
+  pkg.installed:
+    - pkgs: {{ buildenv.packages | json }}
+
+prereqos-buildenv-venv:
+  cmd.run:
+    - name: python3 -m venv {{ buildenv.venv }}
+    - creates: {{ buildenv.venv }}/bin/pip
+    - require:
+      - pkg: prereqos-buildenv-packages
+
+prereqos-buildenv-pip-packages:
+  pip.installed:
+    - pkgs: {{ buildenv.pip_packages | json }}
+    - bin_env: {{ buildenv.venv }}
+{%- for option, value in buildenv.pip_options.items() %}
+    - {{ option }}: {{ value | json }}
+{%- endfor %}
+    - require:
+      - cmd: prereqos-buildenv-venv

@@ -1,0 +1,69 @@
+{#- haproxy: one listener per service on its VIPs; the candidate config is
+    checked with `haproxy -c` before it replaces the running one; reload only. #}
+{%- from "prereqos/map.jinja" import prereqos with context %}
+{%- set paths = prereqos.lookup.paths %}
+
+prereqos-ha-nonlocal-bind:
+  sysctl.present:
+    - name: net.ipv4.ip_nonlocal_bind
+    - value: 1
+
+prereqos-haproxy-installed:
+  pkg.installed:
+    - pkgs: {{ prereqos.lookup.pkgs.haproxy | json }}
+
+{%- if prereqos.tls_enabled %}
+
+prereqos-haproxy-tls-pem:
+  file.managed:
+    - name: {{ prereqos.haproxy.tls_pem_path }}
+    - contents_pillar: prereqos:secrets:tls_pem
+    - user: root
+    - group: root
+    - mode: '0600'
+    - makedirs: true
+    - show_changes: false
+    - require:
+      - pkg: prereqos-haproxy-installed
+{%- endif %}
+
+prereqos-haproxy-config:
+  file.managed:
+    - name: {{ paths.haproxy_cfg }}
+    - source: salt://prereqos/ha/files/haproxy.cfg.jinja
+    - template: jinja
+    - user: root
+    - group: haproxy
+    - mode: '0640'
+    - check_cmd: /usr/sbin/haproxy -c -q -f
+    - require:
+      - pkg: prereqos-haproxy-installed
+      - sysctl: prereqos-ha-nonlocal-bind
+{%- if prereqos.tls_enabled %}
+      - file: prereqos-haproxy-tls-pem
+{%- endif %}
+
+{%- if prereqos.vip_manager == "keepalived" %}
+
+prereqos-haproxy-running:
+  service.running:
+    - name: {{ prereqos.lookup.services.haproxy }}
+    - enable: true
+    - reload: true
+    - watch:
+      - file: prereqos-haproxy-config
+{%- else %}
+
+{#- pacemaker starts haproxy (a clone); systemd must not start it on its own. #}
+prereqos-haproxy-running:
+  service.disabled:
+    - name: {{ prereqos.lookup.services.haproxy }}
+    - require:
+      - pkg: prereqos-haproxy-installed
+
+prereqos-haproxy-reloaded:
+  cmd.run:
+    - name: systemctl try-reload-or-restart {{ prereqos.lookup.services.haproxy }}
+    - onchanges:
+      - file: prereqos-haproxy-config
+{%- endif %}

@@ -1,0 +1,32 @@
+{#- keepalived: one VRRP instance per VIP, unicast peers, every node BACKUP
+    with its own priority, tracking the local haproxy. #}
+{%- from "prereqos/map.jinja" import prereqos with context %}
+
+include:
+  - prereqos.ha.haproxy
+
+prereqos-keepalived-installed:
+  pkg.installed:
+    - pkgs: {{ prereqos.lookup.pkgs.keepalived | json }}
+
+prereqos-keepalived-config:
+  file.managed:
+    - name: {{ prereqos.lookup.paths.keepalived_conf }}
+    - source: salt://prereqos/ha/files/keepalived.conf.jinja
+    - template: jinja
+    - user: root
+    - group: root
+    - mode: '0640'
+    - check_cmd: /usr/sbin/keepalived -t -f
+    - require:
+      - pkg: prereqos-keepalived-installed
+
+prereqos-keepalived-running:
+  service.running:
+    - name: {{ prereqos.lookup.services.keepalived }}
+    - enable: true
+    - reload: true
+    - watch:
+      - file: prereqos-keepalived-config
+    - require:
+      - service: prereqos-haproxy-running

@@ -1,0 +1,59 @@
+{#- corosync 3 (knet, encrypted) + pacemaker on every controller. The
+    resources are configured once, from the bootstrap node: prereqos.ha.resources. #}
+{%- from "prereqos/map.jinja" import prereqos with context %}
+{%- set paths = prereqos.lookup.paths %}
+
+include:
+  - prereqos.ha.haproxy
+
+prereqos-pacemaker-installed:
+  pkg.installed:
+    - pkgs: {{ prereqos.lookup.pkgs.pacemaker | json }}
+
+{#- Create the key file 0400 first, so the key is never readable by others. #}
+prereqos-corosync-authkey-file:
+  file.managed:
+    - name: {{ paths.corosync_authkey }}
+    - user: root
+    - group: root
+    - mode: '0400'
+    - replace: false
+    - require:
+      - pkg: prereqos-pacemaker-installed
+
+prereqos-corosync-authkey:
+  file.decode:
+    - name: {{ paths.corosync_authkey }}
+    - contents_pillar: prereqos:secrets:corosync_authkey
+    - encoding_type: base64
+    - require:
+      - file: prereqos-corosync-authkey-file
+
+prereqos-corosync-config:
+  file.managed:
+    - name: {{ paths.corosync_conf }}
+    - source: salt://prereqos/ha/files/corosync.conf.jinja
+    - template: jinja
+    - user: root
+    - group: root
+    - mode: '0644'
+    # the check reads the authkey: write it first
+    - check_cmd: /usr/sbin/corosync -t -c
+    - require:
+      - file: prereqos-corosync-authkey
+
+prereqos-corosync-running:
+  service.running:
+    - name: {{ prereqos.lookup.services.corosync }}
+    - enable: true
+    - watch:
+      - file: prereqos-corosync-config
+      - file: prereqos-corosync-authkey
+
+prereqos-pacemaker-running:
+  service.running:
+    - name: {{ prereqos.lookup.services.pacemaker }}
+    - enable: true
+    - require:
+      - service: prereqos-corosync-running
+      - service: prereqos-haproxy-running

@@ -1,0 +1,123 @@
+{#- Converge the HA base of the control plane:
+      salt-run state.orchestrate orch.prereqos [pillar=<site pillar as JSON>]
+    1. sync our modules; 2. validate the pillar and check every node, changing
+    nothing; 3. install and configure every part on every node; 4. form the
+    clusters: the bootstrap node first, then the others one at a time, each
+    gated on health; 5. the final health gate. Re-running changes nothing. #}
+{%- set site = pillar.get("prereqos") or {} %}
+{%- set controllers = site.get("controllers") or [] %}
+{%- if not controllers or not site.get("bootstrap") %}
+{{ raise("orch.prereqos: the master sees no prereqos:controllers/bootstrap pillar. "
+          ~ "Assign the site pillar to the master as well (top.sls: '*'), "
+          ~ "or pass it: salt-run state.orchestrate orch.prereqos pillar=...") }}
+{%- endif %}
+{%- set ids = controllers | map(attribute="id") | list %}
+{%- set first = site.bootstrap %}
+{%- set others = ids | reject("equalto", first) | list %}
+{#- Pillar given to salt-run is not forwarded to minions: pass it per step. #}
+{%- set forward = {"prereqos": site} %}
+
+prereqos-sync-modules:
+  salt.function:
+    - name: saltutil.sync_all
+    - tgt: {{ ids | json }}
+    - tgt_type: list
+    - expect_minions: true
+    - kwarg:
+        refresh: true
+
+prereqos-preflight:
+  salt.state:
+    - tgt: {{ ids | json }}
+    - tgt_type: list
+    - sls: prereqos.preflight
+    - pillar: {{ forward | json }}
+    - require:
+      - salt: prereqos-sync-modules
+
+prereqos-deploy:
+  salt.state:
+    - tgt: {{ ids | json }}
+    - tgt_type: list
+    - sls:
+      - prereqos.apache
+      - prereqos.ha
+      - prereqos.rabbitmq
+      - prereqos.galera
+      - prereqos.buildenv
+      - prereqos.openrc
+    - pillar: {{ forward | json }}
+    - require:
+      - salt: prereqos-preflight
+
+{%- if site.get("vip_manager", "pacemaker") == "pacemaker" %}
+
+prereqos-pacemaker-resources:
+  salt.state:
+    - tgt: {{ first }}
+    - sls: prereqos.ha.resources
+    - pillar: {{ forward | json }}
+    - require:
+      - salt: prereqos-deploy
+{%- endif %}
+
+{%- set chain = namespace(previous="prereqos-deploy") %}
+{%- for node in others %}
+
+prereqos-rabbitmq-join-{{ node }}:
+  salt.state:
+    - tgt: {{ node }}
+    - sls: prereqos.rabbitmq.join
+    - pillar: {{ forward | json }}
+    - require:
+      - salt: {{ chain.previous }}
+{%- set chain.previous = "prereqos-rabbitmq-join-" ~ node %}
+{%- endfor %}
+
+prereqos-rabbitmq-setup:
+  salt.state:
+    - tgt: {{ first }}
+    - sls: prereqos.rabbitmq.setup
+    - pillar: {{ forward | json }}
+    - require:
+      - salt: {{ chain.previous }}
+
+{#- Galera: each step first refreshes every node's live state in the mine,
+    from which galera_cluster decides to join, bootstrap, or stop. #}
+{%- set chain.previous = "prereqos-rabbitmq-setup" %}
+{%- for node in [first] + others %}
+
+prereqos-galera-survey-{{ node }}:
+  salt.function:
+    - name: mine.send
+    - tgt: {{ ids | json }}
+    - tgt_type: list
+    - expect_minions: true
+    - arg:
+      - prereqos_galera_state
+    - kwarg:
+        mine_function: galera_cluster.node_state
+    - require:
+      - salt: {{ chain.previous }}
+
+prereqos-galera-{{ node }}:
+  salt.state:
+    - tgt: {{ node }}
+    - sls: {{ "prereqos.galera.setup" if node == first else "prereqos.galera.cluster" }}
+    - pillar: {{ forward | json }}
+    - require:
+      - salt: prereqos-galera-survey-{{ node }}
+{%- set chain.previous = "prereqos-galera-" ~ node %}
+{%- endfor %}
+
+prereqos-health:
+  salt.state:
+    - tgt: {{ ids | json }}
+    - tgt_type: list
+    - sls: prereqos.health
+    - pillar: {{ forward | json }}
+    - require:
+      - salt: {{ chain.previous }}
+{%- if site.get("vip_manager", "pacemaker") == "pacemaker" %}
+      - salt: prereqos-pacemaker-resources
+{%- endif %}
