@@ -40,11 +40,12 @@ prereqos-apache-configtest:
       - cmd: prereqos-apache-module-{{ module }}
 {%- endfor %}
 
+{#- A restart, not a reload: a reload cannot move a listener from the
+    package's wildcard address to the node's own address. #}
 prereqos-apache-running:
   service.running:
     - name: {{ prereqos.lookup.services.apache }}
     - enable: true
-    - reload: true
     - require:
       - cmd: prereqos-apache-configtest
     - watch:
