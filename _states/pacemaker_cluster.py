@@ -1,0 +1,132 @@
+"""States for a pacemaker/corosync cluster, built on the ``pacemaker_cluster`` execution module.
+
+.. code-block:: yaml
+
+    pacemaker-online:
+      pacemaker_cluster.online:
+        - nodes: [ctrl1, ctrl2, ctrl3]
+        - timeout: 180
+
+    pacemaker-resources:
+      pacemaker_cluster.configured:
+        - properties: {stonith-enabled: "false", no-quorum-policy: stop}
+        - rsc_defaults: {resource-stickiness: "100"}
+        - primitives:
+            vip_api:
+              agent: ocf:heartbeat:IPaddr2
+              params: {ip: 192.0.2.10, cidr_netmask: "24", nic: eth1}
+              ops: {monitor: {interval: 10s}}
+            haproxy:
+              agent: systemd:haproxy
+              ops: {monitor: {interval: 5s}}
+        - clones: {haproxy-clone: {rsc: haproxy}}
+        - colocations: {vip_api-with-haproxy: {score: INFINITY, rsc: vip_api, with_rsc: haproxy-clone}}
+        - orders: {haproxy-before-vip_api: {kind: Optional, first: haproxy-clone, then: vip_api}}
+        - require:
+          - pacemaker_cluster: pacemaker-online
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from salt.exceptions import CommandExecutionError, SaltInvocationError
+
+__virtualname__ = "pacemaker_cluster"
+
+POLL_INTERVAL = 2.0
+
+
+def __virtual__() -> str | tuple[bool, str]:
+    if "pacemaker_cluster.status" in __salt__:
+        return __virtualname__
+    return False, "pacemaker_cluster: the pacemaker_cluster execution module is not available"
+
+
+def _describe(report: dict[str, Any]) -> str:
+    online = ", ".join(report["online"]) or "none"
+    offline = ", ".join(report["offline"]) or "none"
+    return f"DC {report['dc'] or 'none'}, quorate {report['quorate']}, online: {online}, offline: {offline}"
+
+
+def online(name: str, nodes: list[str], timeout: int = 180) -> dict[str, Any]:
+    """Wait until the cluster is quorate, has a DC and every node in ``nodes`` is online.
+
+    Polls every 2 s (a new 3-node cluster takes ~25 s to elect a DC). Changes nothing;
+    ``result`` is False with the last status when ``timeout`` seconds pass.
+
+    name
+        Any id.
+    nodes
+        Node names as pacemaker knows them (``crm_mon``), e.g. the controllers' hostnames.
+    timeout
+        Seconds to wait at most.
+    """
+    ret: dict[str, Any] = {"name": name, "result": False, "changes": {}, "comment": ""}
+    if not isinstance(nodes, list) or not nodes or not all(isinstance(node, str) and node for node in nodes):
+        ret["comment"] = "nodes must be a non-empty list of node names"
+        return ret
+    if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout < 0:
+        ret["comment"] = "timeout must be a number of seconds (0 or more)"
+        return ret
+    report = __salt__["pacemaker_cluster.health"](expected_nodes=nodes)
+    if report["ok"]:
+        ret.update(result=True, comment=f"Cluster is up: {_describe(report)}")
+        return ret
+    if __opts__["test"]:
+        ret.update(result=None, comment=f"Would wait up to {timeout}s for: {'; '.join(report['problems'])}")
+        return ret
+    deadline = time.monotonic() + timeout
+    while not report["ok"] and time.monotonic() < deadline:
+        time.sleep(max(0.0, min(POLL_INTERVAL, deadline - time.monotonic())))
+        report = __salt__["pacemaker_cluster.health"](expected_nodes=nodes)
+    if report["ok"]:
+        ret.update(result=True, comment=f"Cluster is up: {_describe(report)}")
+    else:
+        ret["comment"] = (
+            f"Cluster not ready after {timeout}s: {'; '.join(report['problems'])}. Last status: {_describe(report)}"
+        )
+    return ret
+
+
+def configured(
+    name: str,
+    properties: dict[str, Any] | None = None,
+    rsc_defaults: dict[str, Any] | None = None,
+    primitives: dict[str, Any] | None = None,
+    clones: dict[str, Any] | None = None,
+    colocations: dict[str, Any] | None = None,
+    orders: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Make the CIB hold these cluster properties, resource defaults, resources and constraints.
+
+    Each argument has the shape ``pacemaker_cluster.parse_configuration`` returns. Only
+    objects that differ are written (``crm configure load update``); objects and
+    properties not named here are left alone. ``changes`` is ``{id: {"old", "new"}}``
+    (``properties``/``rsc_defaults`` for those), values of password-like parameters masked.
+    """
+    ret: dict[str, Any] = {"name": name, "result": False, "changes": {}, "comment": ""}
+    sections = {
+        "properties": properties,
+        "rsc_defaults": rsc_defaults,
+        "primitives": primitives,
+        "clones": clones,
+        "colocations": colocations,
+        "orders": orders,
+    }
+    desired = {section: value for section, value in sections.items() if value is not None}
+    try:
+        changes = __salt__["pacemaker_cluster.apply"](desired, test=bool(__opts__["test"]))
+    except (CommandExecutionError, SaltInvocationError) as exc:
+        ret["comment"] = f"Pacemaker configuration not applied: {exc}"
+        return ret
+    if not changes:
+        ret.update(result=True, comment="Pacemaker configuration is already as desired")
+        return ret
+    ret["changes"] = changes
+    if __opts__["test"]:
+        ret.update(result=None, comment=f"Would change: {', '.join(changes)}")
+    else:
+        ret.update(result=True, comment=f"Changed: {', '.join(changes)}")
+    return ret

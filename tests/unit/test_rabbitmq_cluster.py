@@ -1,0 +1,670 @@
+"""Unit tests of _modules/rabbitmq_cluster.py, fed rabbitmqctl outputs recorded from RabbitMQ 3.10.8.
+
+The fixtures come from tests/fixtures/record-rabbitmq.sh (see tests/fixtures/rabbitmq/README.md).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from salt.exceptions import CommandExecutionError
+
+from tests.unit.loader import fixture, load
+
+mod = load("_modules", "rabbitmq_cluster")
+
+# Test-only passwords of the recorded users (see the fixtures' README).
+PASSWORDS = {
+    "openstack": "Test-Pass-openstack-1",
+    "monitor": "Test-Pass-monitor-1",
+    "legacy512": "Test-Pass-legacy-sha512",
+    "legacymd5": "Test-Pass-legacy-md5",
+}
+SECRET = "S3cret-$(id)-`x`-\\n-é"
+RABBIT = "rabbit{}@localhost".format
+
+
+def rec(name: str) -> str:
+    """A recorded stdout."""
+    return fixture("rabbitmq", name)
+
+
+def err(name: str) -> dict[str, Any]:
+    """A recorded failure, as cmd.run_all returns it."""
+    return json.loads(fixture("rabbitmq", name))
+
+
+class FakeCtl:
+    """Stands in for ``cmd.run_all``: answers rabbitmqctl subcommands with recorded outputs, keeps every call.
+
+    ``answers`` maps a subcommand (or ``"subcommand vhost"`` for ``-p`` commands) to a stdout
+    string, a cmd.run_all dict, or a list of those given out in turn (the last one repeats).
+    """
+
+    def __init__(self) -> None:
+        self.answers: dict[str, Any] = {}
+        self.calls: list[tuple[list[str], dict[str, Any]]] = []
+
+    def add(self, key: str, answer: Any) -> FakeCtl:
+        self.answers[key] = answer
+        return self
+
+    def __call__(self, argv: list[str], **kwargs: Any) -> dict[str, Any]:
+        self.calls.append((argv, kwargs))
+        args = argv[1:]
+        key = args[0]
+        if "-p" in args and f"{key} {args[args.index('-p') + 1]}" in self.answers:
+            key = f"{key} {args[args.index('-p') + 1]}"
+        assert key in self.answers, f"unexpected rabbitmqctl call: {argv}"
+        answer = self.answers[key]
+        if isinstance(answer, list):
+            answer = answer.pop(0) if len(answer) > 1 else answer[0]
+        if isinstance(answer, str):
+            return {"retcode": 0, "stdout": answer, "stderr": "", "pid": 1}
+        return answer
+
+    @property
+    def commands(self) -> list[str]:
+        return [argv[1] for argv, _ in self.calls]
+
+    def argv_of(self, command: str) -> list[str]:
+        return next(argv for argv, _ in self.calls if argv[1] == command)
+
+    def kwargs_of(self, command: str) -> dict[str, Any]:
+        return next(kwargs for argv, kwargs in self.calls if argv[1] == command)
+
+
+def assert_no_secret(secret: str, fake: FakeCtl, *returns: Any) -> None:
+    """The secret is on no command line, in no return, and only ever sent as (unlogged) stdin."""
+    for argv, kwargs in fake.calls:
+        assert not any(secret in arg for arg in argv)
+        assert all(secret not in repr(value) for key, value in kwargs.items() if key != "stdin")
+        if secret in (kwargs.get("stdin") or ""):
+            assert kwargs["output_loglevel"] == "quiet"
+            assert kwargs["stdin_raw_newlines"] is True
+    for value in returns:
+        assert secret not in repr(value)
+
+
+@pytest.fixture
+def ctl(monkeypatch: pytest.MonkeyPatch) -> FakeCtl:
+    fake = FakeCtl()
+    monkeypatch.setattr(mod, "__salt__", {"cmd.run_all": fake}, raising=False)
+    monkeypatch.setattr(mod, "_cli", lambda: ["rabbitmqctl"])
+    return fake
+
+
+def cluster(status: str, node: int, fake: FakeCtl) -> FakeCtl:
+    """Answer cluster_status with a recorded file, and status with the recorded node ``node``."""
+    return fake.add("cluster_status", rec(status)).add("status", rec(f"status-rabbit{node}.json"))
+
+
+# ---------------------------------------------------------------------------
+# Loading and running rabbitmqctl
+
+
+def test_virtual_needs_rabbitmqctl(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(mod.salt.utils.path, "which", lambda name: "/usr/sbin/rabbitmqctl")
+    assert mod.__virtual__() == "rabbitmq_cluster"
+    monkeypatch.setattr(mod.salt.utils.path, "which", lambda name: None)
+    loaded, reason = mod.__virtual__()
+    assert loaded is False and "rabbitmqctl" in reason
+
+
+def test_cli_bypasses_the_debian_shell_wrapper_as_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(mod.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(mod.os.path, "exists", lambda path: path == mod.DEBIAN_CLI)
+    assert mod._cli() == ["runuser", "-u", "rabbitmq", "--", "/usr/lib/rabbitmq/bin/rabbitmqctl"]
+    monkeypatch.setattr(mod.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(mod.salt.utils.path, "which", lambda name: "/usr/sbin/rabbitmqctl")
+    assert mod._cli() == ["/usr/sbin/rabbitmqctl"]
+
+
+def test_run_passes_a_list_without_shell_and_returns_stdout(ctl: FakeCtl) -> None:
+    ctl.add("list_vhosts", rec("list_vhosts.json"))
+    assert mod._run(["list_vhosts", "--formatter", "json"]) == rec("list_vhosts.json")
+    argv, kwargs = ctl.calls[0]
+    assert argv == ["rabbitmqctl", "list_vhosts", "--formatter", "json"]
+    assert kwargs["python_shell"] is False and kwargs["ignore_retcode"] is True
+    assert "stdin" not in kwargs and "output_loglevel" not in kwargs
+
+
+def test_run_raises_with_the_tools_error_without_colours_or_cookie_hash(ctl: FakeCtl) -> None:
+    ctl.add("cluster_status", err("err-node-down.json"))
+    assert "Erlang cookie hash: " in err("err-node-down.json")["stderr"]
+    with pytest.raises(CommandExecutionError) as exc:
+        mod._run(["cluster_status"])
+    message = str(exc.value)
+    assert message.startswith("rabbitmqctl cluster_status failed (exit 69): Error: unable to perform an operation")
+    assert "Erlang cookie hash: (hidden)" in message
+    assert "==" not in message.split("Erlang cookie hash:")[1]
+
+    ctl.add("cluster_status", err("err-app-stopped.json"))
+    with pytest.raises(CommandExecutionError, match="Start it with 'rabbitmqctl start_app'") as exc:
+        mod._run(["cluster_status"])
+    assert "\x1b[" not in str(exc.value)
+
+
+def test_run_quiet_never_puts_stdout_in_the_error(ctl: FakeCtl) -> None:
+    ctl.add("export_definitions", {"retcode": 2, "stdout": "password_hash", "stderr": "", "pid": 1})
+    with pytest.raises(CommandExecutionError) as exc:
+        mod._run(["export_definitions"], quiet=True)
+    assert "password_hash" not in str(exc.value)
+    assert ctl.kwargs_of("export_definitions")["output_loglevel"] == "quiet"
+
+
+# ---------------------------------------------------------------------------
+# Parsing cluster_status and status
+
+
+def test_parse_standalone() -> None:
+    status = mod._parse_cluster_status(rec("cluster_status-standalone.json"))
+    assert status == {
+        "cluster_name": "rabbit1@vm",
+        "running_nodes": [RABBIT(1)],
+        "disk_nodes": [RABBIT(1)],
+        "ram_nodes": [],
+        "members": [RABBIT(1)],
+        "partitions": [],
+        "partitioned_from": {},
+        "alarms": [],
+    }
+
+
+def test_parse_three_nodes() -> None:
+    status = mod._parse_cluster_status(rec("cluster_status-3nodes.json"))
+    assert status["running_nodes"] == status["members"] == status["disk_nodes"] == [RABBIT(1), RABBIT(2), RABBIT(3)]
+    assert status["partitions"] == [] and status["alarms"] == []
+
+
+def test_parse_stopped_member() -> None:
+    status = mod._parse_cluster_status(rec("cluster_status-stopped-member.json"))
+    assert status["members"] == [RABBIT(1), RABBIT(2), RABBIT(3)]
+    assert status["running_nodes"] == [RABBIT(1), RABBIT(2)]
+
+
+@pytest.mark.parametrize(
+    ("name", "running"),
+    [
+        ("cluster_status-partition.json", [RABBIT(1)]),
+        ("cluster_status-partition-all-running.json", [RABBIT(1), RABBIT(2), RABBIT(3)]),
+    ],
+)
+def test_parse_partitions(name: str, running: list[str]) -> None:
+    status = mod._parse_cluster_status(rec(name))
+    assert status["running_nodes"] == running
+    assert status["partitions"] == [RABBIT(1)]
+    assert status["partitioned_from"] == {RABBIT(1): [RABBIT(2), RABBIT(3)]}
+
+
+def test_parse_alarms() -> None:
+    status = mod._parse_cluster_status(rec("cluster_status-alarms.json"))
+    assert status["alarms"] == [
+        {"node": RABBIT(1), "resource": "memory", "type": "resource_limit"},
+        {"node": RABBIT(2), "resource": "disk", "type": "resource_limit"},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (rec("empty.txt"), "printed nothing"),
+        ("\n", "printed nothing"),
+        (rec("cluster_status-truncated.json"), "not complete JSON"),
+        (rec("cluster_status-text.txt"), "not complete JSON"),
+        (rec("cluster_status-wrong-shape.json"), "'running_nodes' as a list"),
+        ("[]", "expected an object"),
+        ('{"running_nodes": [], "disk_nodes": [], "partitions": []}', "'partitions' as an object"),
+        ('{"running_nodes": [], "disk_nodes": [], "partitions": {"a": "b"}}', "'partitions' as an object"),
+        ('{"running_nodes": [], "disk_nodes": [], "alarms": ["memory"]}', "'alarms' as a list of objects"),
+        ('{"running_nodes": [], "disk_nodes": [1]}', "'disk_nodes' as a list"),
+        ('{"running_nodes": [], "disk_nodes": [], "ram_nodes": null}', "'ram_nodes' as a list"),
+    ],
+)
+def test_parse_cluster_status_garbage(text: str, message: str) -> None:
+    with pytest.raises(CommandExecutionError, match=message):
+        mod._parse_cluster_status(text)
+
+
+def test_parse_node_name() -> None:
+    assert mod._parse_node_name(rec("status-rabbit1.json")) == RABBIT(1)
+    assert mod._parse_node_name(rec("status-rabbit2.json")) == RABBIT(2)
+
+
+@pytest.mark.parametrize("text", ["", "{}", '{"listeners": [{"protocol": "amqp", "node": "x"}]}', "[1]", "{"])
+def test_parse_node_name_garbage(text: str) -> None:
+    with pytest.raises(CommandExecutionError, match="rabbitmqctl status"):
+        mod._parse_node_name(text)
+
+
+def test_cluster_status_adds_the_local_node(ctl: FakeCtl) -> None:
+    cluster("cluster_status-3nodes.json", 2, ctl)
+    status = mod.cluster_status()
+    assert status["node"] == RABBIT(2)
+    assert status["members"] == [RABBIT(1), RABBIT(2), RABBIT(3)]
+    assert ctl.argv_of("cluster_status") == ["rabbitmqctl", "cluster_status", "--formatter", "json"]
+
+
+# ---------------------------------------------------------------------------
+# Users, vhosts, permissions, policies, queues: parsing and reads
+
+
+def test_list_users(ctl: FakeCtl) -> None:
+    ctl.add("list_users", rec("list_users.json"))
+    users = mod.list_users()
+    assert users["monitor"] == {"tags": ["monitoring"]}
+    assert users["guest"] == {"tags": ["administrator"]}
+    assert set(users) == {"openstack", "monitor", "nopass", "legacy512", "legacymd5", "guest"}
+
+
+def test_list_vhosts(ctl: FakeCtl) -> None:
+    ctl.add("list_vhosts", rec("list_vhosts.json"))
+    assert mod.list_vhosts() == {"/": {}, "openstack": {}}
+
+
+def test_list_permissions(ctl: FakeCtl) -> None:
+    ctl.add("list_permissions", rec("list_permissions-openstack.json"))
+    assert mod.list_permissions("openstack") == {
+        "openstack": {"configure": ".*", "write": ".*", "read": ".*"},
+        "monitor": {"configure": "", "write": "", "read": ".*"},
+    }
+    assert ctl.argv_of("list_permissions") == [
+        "rabbitmqctl",
+        "list_permissions",
+        "-p",
+        "openstack",
+        "--formatter",
+        "json",
+    ]
+
+
+def test_list_policies_decodes_the_definition_string(ctl: FakeCtl) -> None:
+    ctl.add("list_policies openstack", rec("list_policies-openstack.json")).add(
+        "list_policies /", rec("list_policies-root.json")
+    )
+    assert mod.list_policies("openstack") == {
+        "queue-limits": {
+            "vhost": "openstack",
+            "pattern": "^(?!amq\\.).*",
+            "definition": {"max-length": 10000, "overflow": "reject-publish"},
+            "priority": 0,
+            "apply_to": "queues",
+        },
+        "alt-exchange": {
+            "vhost": "openstack",
+            "pattern": "^amq\\.",
+            "definition": {"alternate-exchange": "unrouted"},
+            "priority": 5,
+            "apply_to": "exchanges",
+        },
+    }
+    assert mod.list_policies() == {}
+
+
+def test_list_queues(ctl: FakeCtl) -> None:
+    ctl.add("list_queues", rec("list_queues-messages.json"))
+    assert mod.list_queues("/") == {"orders": {"messages": 3}}
+    assert ctl.argv_of("list_queues") == [
+        "rabbitmqctl",
+        "list_queues",
+        "-p",
+        "/",
+        "name",
+        "messages",
+        "--formatter",
+        "json",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("parser", "text", "message"),
+    [
+        ("_parse_users", rec("list_users-truncated.json"), "not complete JSON"),
+        ("_parse_users", rec("list_users-wrong-shape.json"), "a list of objects with 'user', 'tags'"),
+        ("_parse_users", '[{"user": "a", "tags": "administrator"}]', "'tags'"),
+        ("_parse_users", '[{"user": "a", "tags": [1]}]', "'tags' as a list of strings"),
+        ("_parse_users", rec("empty.txt"), "printed nothing"),
+        ("_parse_vhosts", '[{"nom": "/"}]', "'name'"),
+        ("_parse_vhosts", "[\n", "not complete JSON"),
+        ("_parse_permissions", '[{"user": "a", "configure": ".*"}]', "'write'"),
+        ("_parse_policies", rec("list_policies-bad-definition.json"), "definition of queue-limits"),
+        ("_parse_policies", '[{"vhost": "/", "name": "p", "pattern": "x", "apply-to": "all", "definition": "[]", '
+         '"priority": 0}]', "definition of p as a JSON object"),
+        ("_parse_queues", '{"orders": 3}', "a list of objects with 'name'"),
+        ("_parse_password_hashes", rec("export_definitions-truncated.json"), "not complete JSON"),
+        ("_parse_password_hashes", '{"users": {}}', "'users' as a list"),
+        ("_parse_password_hashes", '{"users": [{"name": "a", "password_hash": null}]}', "'users' as a list"),
+    ],
+)  # fmt: skip
+def test_parsers_reject_garbage(parser: str, text: str, message: str) -> None:
+    with pytest.raises(CommandExecutionError, match=message):
+        getattr(mod, parser)(text)
+
+
+def test_read_errors_are_the_tools_own(ctl: FakeCtl) -> None:
+    ctl.add("list_permissions", err("err-list_permissions-no-vhost.json"))
+    with pytest.raises(CommandExecutionError, match="Virtual host 'novhost' does not exist"):
+        mod.list_permissions("novhost")
+
+
+# ---------------------------------------------------------------------------
+# Passwords: stdin only, hashes checked like RabbitMQ
+
+
+@pytest.mark.parametrize("user", sorted(PASSWORDS))
+def test_recorded_hashes_match_the_test_passwords(user: str) -> None:
+    """The node hashed what it read on stdin (trailing newline dropped), with each hashing module."""
+    hashes = mod._parse_password_hashes(rec("export_definitions.json"))
+    entry = hashes[user]
+    assert mod._password_matches(PASSWORDS[user], entry["password_hash"], entry["hashing_algorithm"])
+    assert not mod._password_matches(PASSWORDS[user] + "\n", entry["password_hash"], entry["hashing_algorithm"])
+    assert not mod._password_matches("wrong", entry["password_hash"], entry["hashing_algorithm"])
+
+
+def test_recorded_hashing_algorithms() -> None:
+    hashes = mod._parse_password_hashes(rec("export_definitions.json"))
+    assert hashes["openstack"]["hashing_algorithm"] == "rabbit_password_hashing_sha256"
+    assert hashes["legacy512"]["hashing_algorithm"] == "rabbit_password_hashing_sha512"
+    assert hashes["legacymd5"]["hashing_algorithm"] == "rabbit_password_hashing_md5"
+    assert hashes["nopass"]["password_hash"] == ""
+
+
+def test_password_matches_refuses_what_it_cannot_check() -> None:
+    with pytest.raises(CommandExecutionError, match="cannot verify a password hashed with 'rabbit_password_hashing_x'"):
+        mod._password_matches("x", "AAAA", "rabbit_password_hashing_x")
+    with pytest.raises(CommandExecutionError, match="not base64"):
+        mod._password_matches("x", "not base64!", "rabbit_password_hashing_sha256")
+    assert mod._password_matches("", "", "rabbit_password_hashing_sha256") is False  # password login disabled
+
+
+def test_check_password_reads_the_export_quietly(ctl: FakeCtl) -> None:
+    ctl.add("export_definitions", rec("export_definitions.json"))
+    assert mod.check_password("openstack", PASSWORDS["openstack"]) is True
+    assert mod.check_password("openstack", SECRET) is False
+    assert mod.check_password("nopass", SECRET) is False
+    assert mod.check_password("nobody", SECRET) is False
+    for argv, kwargs in ctl.calls:
+        assert argv == ["rabbitmqctl", "export_definitions", "-", "--format", "json"]
+        assert kwargs["output_loglevel"] == "quiet"
+    assert_no_secret(PASSWORDS["openstack"], ctl)
+
+
+def test_check_password_garbage(ctl: FakeCtl) -> None:
+    ctl.add("export_definitions", rec("export_definitions-truncated.json"))
+    with pytest.raises(
+        CommandExecutionError, match="export_definitions printed something that is not complete JSON"
+    ) as exc:
+        mod.check_password("openstack", SECRET)
+    assert "password_hash" not in str(exc.value)
+
+
+@pytest.mark.parametrize("function", ["add_user", "change_password"])
+def test_password_goes_to_stdin_only(ctl: FakeCtl, function: str) -> None:
+    ctl.add(function, "Password:\n")
+    assert getattr(mod, function)("openstack", SECRET) is True
+    argv, kwargs = ctl.calls[0]
+    assert argv == ["rabbitmqctl", function, "--", "openstack"]
+    assert kwargs["stdin"] == SECRET + "\n"
+    assert_no_secret(SECRET, ctl)
+
+
+@pytest.mark.parametrize(
+    ("password", "problem"),
+    [
+        ("", "empty"),
+        (None, "empty"),
+        ("two\nlines", "line break"),
+        ("cr\r", "line break"),
+        (" lead", "blanks"),
+        ("trail\t", "blanks"),
+    ],
+)
+def test_unusable_passwords_are_refused_before_running_anything(ctl: FakeCtl, password: Any, problem: str) -> None:
+    with pytest.raises(CommandExecutionError, match=problem) as exc:
+        mod.add_user("openstack", password)
+    assert ctl.calls == []
+    if password:
+        assert password.strip() not in str(exc.value)
+
+
+def test_add_user_errors(ctl: FakeCtl) -> None:
+    ctl.add("add_user", err("err-add_user-exists.json"))
+    with pytest.raises(CommandExecutionError, match=r'(?s)exit 70.*User "openstack" already exists') as exc:
+        mod.add_user("openstack", SECRET)
+    assert_no_secret(SECRET, ctl, str(exc.value))
+    ctl.add("add_user", err("err-add_user-no-password.json"))
+    with pytest.raises(CommandExecutionError, match="Password is not provided via argument or stdin"):
+        mod.add_user("openstack", SECRET)
+
+
+# ---------------------------------------------------------------------------
+# Writes: argv shapes (positional arguments after "--")
+
+
+@pytest.mark.parametrize(
+    ("call", "argv"),
+    [
+        (lambda: mod.add_vhost("openstack"), ["add_vhost", "--", "openstack"]),
+        (lambda: mod.delete_user("guest"), ["delete_user", "--", "guest"]),
+        (lambda: mod.set_user_tags("-n", ["monitoring", "management"]),
+         ["set_user_tags", "--", "-n", "monitoring", "management"]),
+        (lambda: mod.set_user_tags("a", []), ["set_user_tags", "--", "a"]),
+        (lambda: mod.set_permissions("openstack", "/", ".*", "", "^x$"),
+         ["set_permissions", "-p", "/", "--", "openstack", ".*", "", "^x$"]),
+        (lambda: mod.set_policy("queue-limits", "^(?!amq\\.).*", {"overflow": "reject-publish", "max-length": 10000},
+                                5, "queues", "openstack"),
+         ["set_policy", "-p", "openstack", "--priority", "5", "--apply-to", "queues", "--", "queue-limits",
+          "^(?!amq\\.).*", '{"max-length": 10000, "overflow": "reject-publish"}']),
+        (lambda: mod.set_policy("p", "^", {}), ["set_policy", "-p", "/", "--priority", "0", "--apply-to", "all", "--",
+                                                "p", "^", "{}"]),
+        (lambda: mod.clear_policy("queue-limits", "openstack"),
+         ["clear_policy", "-p", "openstack", "--", "queue-limits"]),
+    ],
+)  # fmt: skip
+def test_write_argv(ctl: FakeCtl, call: Any, argv: list[str]) -> None:
+    ctl.add(argv[0], "")
+    assert call() is True
+    assert ctl.calls[0][0] == ["rabbitmqctl", *argv]
+
+
+def test_set_policy_needs_a_mapping(ctl: FakeCtl) -> None:
+    with pytest.raises(CommandExecutionError, match="must be a mapping"):
+        mod.set_policy("p", "^", ["max-length", 1])
+    assert ctl.calls == []
+
+
+@pytest.mark.parametrize(
+    ("call", "fixture_name", "message"),
+    [
+        (lambda: mod.delete_user("nobody"), "err-delete_user-missing.json",
+         '(?s)exit 67.*User "nobody" does not exist'),
+        (lambda: mod.clear_policy("nope", "openstack"), "err-clear_policy-missing.json", "Parameter does not exist"),
+        (lambda: mod.set_permissions("openstack", "novhost", ".*", ".*", ".*"), "err-set_permissions-no-vhost.json",
+         "Virtual host novhost does not exist"),
+    ],
+)  # fmt: skip
+def test_write_errors(ctl: FakeCtl, call: Any, fixture_name: str, message: str) -> None:
+    ctl.add(fixture_name.split("-")[1], err(fixture_name))  # err-<command>-<case>.json
+    with pytest.raises(CommandExecutionError, match=message):
+        call()
+
+
+# ---------------------------------------------------------------------------
+# Joining: safety first
+
+
+def standalone_with(queues: str, fake: FakeCtl) -> FakeCtl:
+    cluster("cluster_status-standalone.json", 1, fake)
+    return fake.add("list_vhosts", rec("list_vhosts-standalone.json")).add("list_queues", rec(queues))
+
+
+def test_join_check_member_of_the_target_cluster(ctl: FakeCtl) -> None:
+    cluster("cluster_status-3nodes.json", 2, ctl)
+    check = mod.join_check(RABBIT(1))
+    assert check == {"node": RABBIT(2), "members": [RABBIT(1), RABBIT(2), RABBIT(3)], "member": True, "refusals": []}
+
+
+def test_join_check_standalone_without_messages(ctl: FakeCtl) -> None:
+    standalone_with("list_queues-empty.json", ctl)
+    assert mod.join_check(RABBIT(2)) == {"node": RABBIT(1), "members": [RABBIT(1)], "member": False, "refusals": []}
+
+
+def test_join_is_a_no_op_for_a_member(ctl: FakeCtl) -> None:
+    cluster("cluster_status-3nodes.json", 2, ctl)
+    assert mod.join(RABBIT(1)) == {"changed": False, "node": RABBIT(2), "members": [RABBIT(1), RABBIT(2), RABBIT(3)]}
+    assert mod.join(RABBIT(2)) == {"changed": False, "node": RABBIT(2), "members": [RABBIT(1), RABBIT(2), RABBIT(3)]}
+    assert set(ctl.commands) == {"cluster_status", "status"}
+
+
+def test_join_refuses_to_reset_a_member_of_another_cluster(ctl: FakeCtl) -> None:
+    cluster("cluster_status-3nodes.json", 2, ctl)
+    with pytest.raises(CommandExecutionError) as exc:
+        mod.join("rabbit@elsewhere")
+    message = str(exc.value)
+    assert "rabbit2@localhost is already a member of a cluster with rabbit1@localhost, rabbit3@localhost" in message
+    assert "will not be reset" in message and "forget_cluster_node" in message
+    assert set(ctl.commands) == {"cluster_status", "status"}
+
+
+def test_join_refuses_a_standalone_node_holding_messages(ctl: FakeCtl) -> None:
+    standalone_with("list_queues-messages.json", ctl)
+    with pytest.raises(CommandExecutionError) as exc:
+        mod.join(RABBIT(2))
+    message = str(exc.value)
+    assert "queue 'orders' in vhost '/' (messages: 3)" in message
+    assert "join_cluster would destroy" in message and "Consume or move them" in message
+    assert "stop_app" not in ctl.commands and "join_cluster" not in ctl.commands
+
+
+def test_join_refuses_when_a_message_count_is_unknown(ctl: FakeCtl) -> None:
+    standalone_with("list_queues-empty.json", ctl).add("list_queues", '[{"name": "orders", "messages": ""}]')
+    with pytest.raises(CommandExecutionError, match=r"queue 'orders' in vhost '/' \(message count unknown: ''\)"):
+        mod.join(RABBIT(2))
+
+
+def test_join_stops_joins_and_starts(ctl: FakeCtl) -> None:
+    standalone_with("list_queues-empty.json", ctl)
+    ctl.add("cluster_status", [rec("cluster_status-standalone.json"), rec("cluster_status-3nodes.json")])
+    ctl.add("stop_app", "").add("join_cluster", "").add("start_app", "")
+    result = mod.join(RABBIT(2))
+    assert result == {
+        "changed": True,
+        "node": RABBIT(1),
+        "members": [RABBIT(1), RABBIT(2), RABBIT(3)],
+        "running_nodes": [RABBIT(1), RABBIT(2), RABBIT(3)],
+    }
+    writes = [
+        command for command in ctl.commands if command not in ("cluster_status", "status", "list_vhosts", "list_queues")
+    ]
+    assert writes == ["stop_app", "join_cluster", "start_app"]
+    assert ctl.argv_of("join_cluster") == ["rabbitmqctl", "join_cluster", "--", RABBIT(2)]
+
+
+def test_join_failure_restarts_the_app_and_says_so(ctl: FakeCtl) -> None:
+    standalone_with("list_queues-empty.json", ctl)
+    ctl.add("stop_app", "").add("join_cluster", err("err-join-unreachable.json")).add("start_app", "")
+    with pytest.raises(CommandExecutionError) as exc:
+        mod.join("rabbit9@localhost")
+    message = str(exc.value)
+    assert message.startswith("rabbit1@localhost could not join rabbit9@localhost (its app was started again): ")
+    assert "unable to perform an operation on node 'rabbit9@localhost'" in message
+    assert "Erlang cookie hash: (hidden)" in message
+    assert ctl.commands[-2:] == ["join_cluster", "start_app"]
+
+
+def test_join_failure_when_the_app_does_not_start_again(ctl: FakeCtl) -> None:
+    standalone_with("list_queues-empty.json", ctl)
+    ctl.add("stop_app", "").add("join_cluster", err("err-join-app-running.json"))
+    ctl.add("start_app", {"retcode": 75, "stdout": "", "stderr": "Error: boot failed", "pid": 1})
+    with pytest.raises(CommandExecutionError, match=r"restarting its app failed too: .*boot failed"):
+        mod.join(RABBIT(2))
+
+
+def test_join_on_a_stopped_app_is_the_tools_error(ctl: FakeCtl) -> None:
+    ctl.add("cluster_status", err("err-app-stopped.json"))
+    with pytest.raises(CommandExecutionError, match="requires the 'rabbit' app to be running"):
+        mod.join(RABBIT(2))
+
+
+# ---------------------------------------------------------------------------
+# Health
+
+
+def test_health_ok(ctl: FakeCtl) -> None:
+    cluster("cluster_status-3nodes.json", 1, ctl)
+    assert mod.health([RABBIT(1), RABBIT(2), RABBIT(3)]) == {
+        "ok": True,
+        "node": RABBIT(1),
+        "running_nodes": [RABBIT(1), RABBIT(2), RABBIT(3)],
+        "members": [RABBIT(1), RABBIT(2), RABBIT(3)],
+        "partitions": [],
+        "alarms": [],
+        "problems": [],
+    }
+    assert mod.health()["ok"] is True
+
+
+def test_health_stopped_member(ctl: FakeCtl) -> None:
+    cluster("cluster_status-stopped-member.json", 1, ctl)
+    health = mod.health()
+    assert health["ok"] is False
+    assert health["problems"] == [
+        "rabbit3@localhost is a cluster member but is not running: start it (systemctl start rabbitmq-server, "
+        "or rabbitmqctl start_app if only its app was stopped)."
+    ]
+    assert mod.health([RABBIT(1), RABBIT(2)])["ok"] is True
+
+
+def test_health_takes_a_comma_list_from_the_command_line(ctl: FakeCtl) -> None:
+    cluster("cluster_status-stopped-member.json", 1, ctl)
+    assert mod.health("rabbit1@localhost, rabbit2@localhost")["ok"] is True
+    assert mod.health("rabbit1@localhost,rabbit3@localhost")["ok"] is False
+
+
+def test_health_node_not_joined(ctl: FakeCtl) -> None:
+    cluster("cluster_status-standalone.json", 1, ctl)
+    health = mod.health([RABBIT(1), RABBIT(2)])
+    assert health["ok"] is False
+    assert health["problems"] == [
+        "rabbit2@localhost is not a member of the cluster: it has not joined (or was removed)."
+    ]
+
+
+@pytest.mark.parametrize("name", ["cluster_status-partition.json", "cluster_status-partition-all-running.json"])
+def test_health_partition(ctl: FakeCtl, name: str) -> None:
+    cluster(name, 1, ctl)
+    health = mod.health([RABBIT(1)])
+    assert health["ok"] is False and health["partitions"] == [RABBIT(1)]
+    assert health["problems"][0].startswith(
+        "rabbit1@localhost reports a network partition from rabbit2@localhost, rabbit3@localhost"
+    )
+
+
+def test_health_alarms(ctl: FakeCtl) -> None:
+    cluster("cluster_status-alarms.json", 1, ctl)
+    health = mod.health()
+    assert health["ok"] is False
+    assert health["problems"] == [
+        "memory alarm on rabbit1@localhost: publishers are blocked until it clears.",
+        "disk alarm on rabbit2@localhost: publishers are blocked until it clears.",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem"),
+    [
+        (err("err-node-down.json"), "failed (exit 69): Error: unable to perform an operation on node"),
+        (err("err-app-stopped.json"), "requires the 'rabbit' app to be running"),
+        (rec("cluster_status-truncated.json"), "not complete JSON"),
+        (rec("empty.txt"), "printed nothing"),
+    ],
+)
+def test_health_never_raises(ctl: FakeCtl, answer: Any, problem: str) -> None:
+    ctl.add("cluster_status", answer)
+    health = mod.health([RABBIT(1)])
+    assert health["ok"] is False and health["node"] is None and health["running_nodes"] == []
+    assert len(health["problems"]) == 1
+    assert health["problems"][0].startswith("cannot read the cluster status of the local node: ")
+    assert problem in health["problems"][0] and "\n" not in health["problems"][0]
