@@ -57,8 +57,8 @@ images: docker-engine venv
 	tests/testbed/build-images.sh
 
 lint: venv
-	$(VENV)/bin/ruff check _modules _states tests bench
-	$(VENV)/bin/ruff format --check _modules _states tests bench
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/yamllint -s .
 	find formula orch -name '*.sls' -print0 | xargs -0 $(VENV)/bin/salt-lint
 

@@ -27,9 +27,7 @@ def interfaces_of(pillar: dict, node_id: str) -> dict[str, str]:
     """{interface: address/prefix} of a controller, for the namespace checkers."""
     nets = site(pillar)["networks"]
     node = next(n for n in site(pillar)["controllers"] if n["id"] == node_id)
-    return {
-        net["interface"]: f"{node['addresses'][name]}/{net['cidr'].split('/')[1]}" for name, net in nets.items()
-    }
+    return {net["interface"]: f"{node['addresses'][name]}/{net['cidr'].split('/')[1]}" for name, net in nets.items()}
 
 
 def secret_values(pillar: dict) -> list[str]:
@@ -186,7 +184,7 @@ BAD_PILLARS = {
     "misspelled secret": (edit("secrets:db_rot_password", "x"), "did you mean 'db_root_password'"),
     "vip outside network": (edit("networks:srv:vip", "203.0.113.10"), "prereqos:networks:srv:vip: 203.0.113.10 is not"),
     "cidr not a network": (edit("networks:srv:cidr", "192.0.2.5/24"), "prereqos:networks:srv:cidr: not a network"),
-    "duplicate bind": (edit("haproxy:services:barbican:port", 5000) , "already bound by prereqos:haproxy:services"),
+    "duplicate bind": (edit("haproxy:services:barbican:port", 5000), "already bound by prereqos:haproxy:services"),
     "unknown vip manager": (edit("vip_manager", "ucarp"), "prereqos:vip_manager: 'ucarp' is not one of"),
     "bootstrap not a controller": (edit("bootstrap", "ctrl-9"), "prereqos:bootstrap: 'ctrl-9' is not among"),
     "missing address": (edit("controllers:1:addresses:api", ...), "prereqos:controllers:ctrl-2:addresses:api: missing"),

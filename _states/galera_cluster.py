@@ -1,0 +1,386 @@
+"""Galera cluster states: membership decided from the whole cluster's live state.
+
+States
+    ``member``        join this node to the Primary component, or bootstrap a new
+                      cluster from the bootstrap node when every node is fresh;
+                      refuse a full outage (see ``recovered``).
+    ``synced``        a gate: wait until this node is Synced in a Primary component
+                      of at least ``size`` nodes (the orchestration's health check).
+    ``user_present``  a MariaDB user with a password from pillar, socket login and grants.
+    ``recovered``     the explicit recovery after a full outage (DESIGN.md, rule 5).
+
+How ``member`` decides: every controller publishes
+:func:`galera_cluster.node_state <_modules.galera_cluster.node_state>` to the mine as
+``prereqos_galera_state`` (the orchestration runs ``mine.send`` before each step);
+``member`` reads them, replaces its own entry by a live reading and calls
+``galera_cluster.plan``. Mine entries that are missing, malformed or older than
+``max_age`` seconds count as unknown nodes: an unknown node never lets a bootstrap
+happen.
+
+Recovery after a full outage (``recovered``), step by step for ``orch/prereqos_recover.sls``:
+
+1. ``saltutil.sync_all`` on the controllers.
+2. ``mine.send prereqos_galera_recovery mine_function=galera_cluster.recovery_facts``
+   on every controller (``fail_minions`` = the controllers, so that an unreachable
+   node does not stop the run: it then counts as unknown). Each node reports its
+   node_state and, when stopped and not fresh, the position recovered by
+   ``mariadbd --wsrep-recover`` (a few seconds of InnoDB recovery per node).
+3. ``galera_cluster.recovered`` on every controller at once, with the same
+   ``nodes`` and the operator's optional ``forced_node``. Every node computes the
+   same ``galera_cluster.recovery_plan`` from the mine: the node marked
+   ``safe_to_bootstrap``, else the highest recovered seqno; refused when ambiguous
+   (tie, an unknown node, a failed recovery, different cluster uuids) unless
+   ``forced_node`` names the node; refused (result False) while a node still runs
+   outside a Primary component; nothing to do (result True) when a Primary component
+   runs. The chosen node checks that its grastate.dat did not change since step 2,
+   sets ``safe_to_bootstrap: 1`` if needed, runs ``galera_new_cluster`` and waits
+   until it is Synced; the other nodes only report the choice. The comment lists
+   every node's facts and why the node was chosen.
+4. ``mine.send prereqos_galera_state mine_function=galera_cluster.node_state``.
+5. ``galera_cluster.member`` then ``galera_cluster.synced`` on each controller,
+   one at a time (the ordinary join steps): the bootstrapped node has nothing to do,
+   the others rejoin it by IST or SST.
+
+Under ``test=True`` orchestration does not run ``mine.send``: ``recovered`` then
+judges the facts already in the mine and calls them stale after ``max_age``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import salt.utils.data
+from salt.exceptions import CommandExecutionError
+
+__virtualname__ = "galera_cluster"
+
+POLL_INTERVAL = 2.0
+MAX_AGE = 300
+
+
+def __virtual__() -> str | tuple[bool, str]:
+    if "galera_cluster.node_state" in __salt__:
+        return __virtualname__
+    return (
+        False,
+        "galera_cluster: the galera_cluster execution module is not loaded (is the mariadb client installed?)",
+    )
+
+
+def _ret(name: str) -> dict[str, Any]:
+    return {"name": name, "result": False, "changes": {}, "comment": ""}
+
+
+def describe(state: dict[str, Any]) -> str:
+    """A short text for a node_state, used in changes and comments (pure)."""
+    saved = state["grastate"]
+    history = "fresh" if state["fresh"] else f"Galera data, seqno {saved['seqno']}"
+    if not state["running"]:
+        return f"stopped ({history})"
+    if not state["wsrep_on"]:
+        return f"standalone ({history})"
+    return f"{state['local_state']}, {state['cluster_status']}, cluster size {state['cluster_size']}"
+
+
+def entry_problem(entry: Any, now: float, max_age: float) -> str | None:
+    """Why a mine entry cannot be trusted, or None (pure apart from the validity check)."""
+    if entry is None:
+        return "no data in the mine (unreachable, or mine.send failed)"
+    if not __salt__["galera_cluster.valid_node_state"](entry) or not isinstance(entry.get("collected_at"), float | int):
+        return "malformed data in the mine"
+    age = now - entry["collected_at"]
+    if abs(age) > max_age:
+        return f"mine data is {age:.0f} s old (more than {max_age} s): refresh it with mine.send"
+    return None
+
+
+def _gather(
+    nodes: list[str], mine_function: str, max_age: float, me: str | None = None, local: dict[str, Any] | None = None
+) -> tuple[dict[str, Any], list[str]]:
+    """Every node's facts from the mine (``local`` for ``me``) and notes on the unknown ones."""
+    data = __salt__["mine.get"](nodes, mine_function, tgt_type="list")
+    data = data if isinstance(data, dict) else {}
+    now = time.time()
+    states: dict[str, Any] = {}
+    notes = []
+    for node in nodes:
+        if node == me:
+            states[node] = local
+            continue
+        problem = entry_problem(data.get(node), now, max_age)
+        if problem:
+            notes.append(f"{node}: {problem}")
+        states[node] = None if problem else data[node]
+    return states, notes
+
+
+def _comment(*parts: str) -> str:
+    return "\n".join(part for part in parts if part)
+
+
+def _wait_synced(size: int | None, deadline: float) -> tuple[bool, dict[str, Any]]:
+    """Poll health until Synced in a Primary component (of ``size`` nodes or more) or the deadline."""
+    while True:
+        report = __salt__["galera_cluster.health"](expected_size=size)
+        if report["ok"] or time.monotonic() >= deadline:
+            return report["ok"], report
+        time.sleep(POLL_INTERVAL)
+
+
+def _health_text(report: dict[str, Any]) -> str:
+    if report["ok"]:
+        return f"{report['local_state']}, {report['cluster_status']}, cluster size {report['cluster_size']}"
+    return "; ".join(report["problems"])
+
+
+def member(
+    name: str,
+    nodes: list[str],
+    bootstrap_node: str,
+    mine_function: str = "prereqos_galera_state",
+    service: str = "mariadb",
+    timeout: int = 600,
+    max_age: int = MAX_AGE,
+) -> dict[str, Any]:
+    """Make this node a Synced member of the Galera cluster ``name`` (the name is cosmetic).
+
+    nodes
+        The minion ids of every controller.
+    bootstrap_node
+        The node that starts a brand-new cluster (only when every node is fresh).
+    mine_function
+        The mine entry holding each node's ``galera_cluster.node_state``.
+    timeout
+        Seconds to wait for the start and for Synced.
+    max_age
+        Mine entries older than this many seconds count as unknown.
+
+    A standalone server (Debian's package starts one) is stopped before it joins or
+    bootstraps; a member is never restarted nor bootstrapped again.
+    """
+    ret = _ret(name)
+    me = __opts__["id"]
+    if me not in nodes:
+        ret["comment"] = f"This minion ({me}) is not in nodes {nodes}"
+        return ret
+    try:
+        local = __salt__["galera_cluster.node_state"]()
+    except CommandExecutionError as exc:
+        ret["comment"] = f"Cannot read this node's Galera state: {exc}"
+        return ret
+    states, notes = _gather(nodes, mine_function, max_age, me, local)
+    decision = __salt__["galera_cluster.plan"](me, bootstrap_node, states)
+    action, reason = decision["action"], decision["reason"]
+    if action in ("none", "refuse"):
+        ret["result"] = action == "none"
+        ret["comment"] = _comment(reason, *notes)
+        return ret
+    before = describe(local)
+    if __opts__["test"]:
+        ret["result"] = None
+        ret["comment"] = _comment(f"Would {action}: {reason}", *notes)
+        if action != "wait":
+            done = "bootstrapped" if action == "bootstrap" else "joined"
+            ret["changes"] = {"galera": {"old": before, "new": f"{done}, Synced"}}
+        return ret
+    deadline = time.monotonic() + timeout
+    try:
+        if action != "wait" and local["running"]:
+            __salt__["galera_cluster.stop"](service)
+            ret["changes"] = {"galera": {"old": before, "new": "stopped"}}
+        if action == "join":
+            __salt__["galera_cluster.start"](service, timeout=timeout)
+        elif action == "bootstrap":
+            __salt__["galera_cluster.bootstrap"](service)
+    except CommandExecutionError as exc:
+        ret["comment"] = _comment(f"Could not {action}: {exc}", reason)
+        return ret
+    ok, report = _wait_synced(1 if action == "bootstrap" else None, deadline)
+    if action != "wait":
+        done = "bootstrapped" if action == "bootstrap" else "joined"
+        ret["changes"] = {"galera": {"old": before, "new": f"{done}, {_health_text(report)}"}}
+    ret["result"] = ok
+    if ok:
+        ret["comment"] = _comment(f"{reason}: now {_health_text(report)}", *notes)
+    else:
+        ret["comment"] = _comment(f"{reason}: not Synced after {timeout} s: {_health_text(report)}", *notes)
+    return ret
+
+
+def synced(name: str, size: int, timeout: int = 300) -> dict[str, Any]:
+    """Gate: wait until this node is Synced in a Primary component of at least ``size`` nodes."""
+    ret = _ret(name)
+    report = __salt__["galera_cluster.health"](expected_size=size)
+    if report["ok"]:
+        ret["result"] = True
+        ret["comment"] = f"Galera is {_health_text(report)} (at least {size} wanted)"
+        return ret
+    if __opts__["test"]:
+        ret["result"] = None
+        ret["comment"] = f"Would wait up to {timeout} s for Synced and cluster size {size}; now: {_health_text(report)}"
+        return ret
+    ok, report = _wait_synced(size, time.monotonic() + timeout)
+    ret["result"] = ok
+    if ok:
+        ret["comment"] = f"Galera is {_health_text(report)} (at least {size} wanted)"
+    else:
+        ret["comment"] = f"Galera not Synced with cluster size {size} after {timeout} s: {_health_text(report)}"
+    return ret
+
+
+def user_present(
+    name: str,
+    host: str = "localhost",
+    password_pillar: str | None = None,
+    grants: list[str] | None = None,
+    unix_socket: bool = False,
+) -> dict[str, Any]:
+    """A MariaDB user ``'name'@'host'`` with the password found in pillar and these grants.
+
+    password_pillar
+        Colon-separated pillar key of the password (required), e.g.
+        ``prereqos:secrets:db_sst_password``.
+    grants
+        ``"PRIVILEGE[, PRIVILEGE] ON db.table [WITH GRANT OPTION]"`` strings; missing
+        ones are granted, extra ones are left alone.
+    unix_socket
+        Keep socket login besides the password (for root).
+
+    The password never appears in a command line, the log, the comment or the changes.
+    """
+    ret = _ret(name)
+    account = f"{name}@{host}"
+    password = (
+        salt.utils.data.traverse_dict_and_list(__pillar__, password_pillar, default=None, delimiter=":")
+        if password_pillar
+        else None
+    )
+    if not isinstance(password, str) or not password:
+        ret["comment"] = f"The password of {account}: pillar key {password_pillar!r} is missing or empty"
+        return ret
+    try:
+        if __opts__["test"]:
+            check = __salt__["galera_cluster.user_check"](name, host, password, grants, unix_socket)
+            changes = __salt__["galera_cluster.user_changes"](check, unix_socket)
+        else:
+            changes = __salt__["galera_cluster.user_present"](name, host, password, grants, unix_socket)["changes"]
+    except CommandExecutionError as exc:
+        ret["comment"] = f"User {account}: {str(exc).replace(password, '******')}"
+        return ret
+    ret["changes"] = changes
+    if not changes:
+        ret["result"] = True
+        ret["comment"] = f"User {account} is as wanted"
+    elif __opts__["test"]:
+        ret["result"] = None
+        ret["comment"] = f"User {account} would be updated: {', '.join(changes)}"
+    else:
+        ret["result"] = True
+        ret["comment"] = f"User {account} updated: {', '.join(changes)}"
+    return ret
+
+
+def table_text(table: dict[str, dict[str, Any]]) -> list[str]:
+    """One line of facts per node for the recovery comment (pure)."""
+    lines = []
+    for node, row in table.items():
+        facts = [row["state"]]
+        if row.get("uuid"):
+            facts.append(f"cluster {row['uuid']}")
+        if row.get("seqno") is not None:
+            facts.append(f"recovered seqno {row['seqno']}")
+        if row.get("saved_seqno") is not None:
+            facts.append(f"grastate seqno {row['saved_seqno']}, safe_to_bootstrap {int(row['safe_to_bootstrap'])}")
+        if row.get("error"):
+            facts.append(f"error: {row['error']}")
+        lines.append(f"  {node}: {'; '.join(facts)}")
+    return lines
+
+
+def recovered(
+    name: str,
+    nodes: list[str],
+    forced_node: str | None = None,
+    mine_function: str = "prereqos_galera_recovery",
+    service: str = "mariadb",
+    timeout: int = 600,
+    max_age: int = MAX_AGE,
+) -> dict[str, Any]:
+    """After a full outage, bootstrap the cluster from the right node (run on every node).
+
+    nodes
+        The minion ids of every controller.
+    forced_node
+        The operator's explicit choice, for an ambiguous case (a tie on the highest
+        seqno, a node lost for good). Never overrides a running node.
+    mine_function
+        The mine entry holding each node's ``galera_cluster.recovery_facts``.
+
+    Every node computes the same choice from the mine; only the chosen node acts
+    (safe_to_bootstrap set if needed, ``galera_new_cluster``, wait until Synced).
+    Result True with no changes when no recovery is needed (a Primary component runs);
+    False when the recovery is refused. See the module docstring for the orchestration.
+    """
+    ret = _ret(name)
+    me = __opts__["id"]
+    if me not in nodes:
+        ret["comment"] = f"This minion ({me}) is not in nodes {nodes}"
+        return ret
+    states, notes = _gather(nodes, mine_function, max_age)
+    decision = __salt__["galera_cluster.recovery_plan"](states, forced_node)
+    facts = ["Facts:", *table_text(decision["table"]), *notes]
+    chosen = decision["node"]
+    if chosen is None:
+        ret["result"] = not decision["needed"]
+        prefix = "No recovery needed" if not decision["needed"] else "Recovery refused, nothing was changed"
+        ret["comment"] = _comment(f"{prefix}: {decision['refused']}", *facts)
+        return ret
+    why = f"{chosen} bootstraps the cluster: {decision['reason']}"
+    if chosen != me:
+        ret["result"] = True
+        ret["comment"] = _comment(f"{why}. This node rejoins it afterwards.", *facts)
+        return ret
+    try:
+        local = __salt__["galera_cluster.node_state"]()
+    except CommandExecutionError as exc:
+        ret["comment"] = _comment(f"{why}, but this node's state cannot be read: {exc}", *facts)
+        return ret
+    if local["running"] or local["grastate"] != states[me]["grastate"]:
+        ret["comment"] = _comment(
+            f"{why}, but this node changed since its facts were collected ({describe(local)}): "
+            "nothing was changed; run the recovery again",
+            *facts,
+        )
+        return ret
+    return _bootstrap_chosen(ret, local, why, facts, service, timeout)
+
+
+def _bootstrap_chosen(
+    ret: dict[str, Any], local: dict[str, Any], why: str, facts: list[str], service: str, timeout: int
+) -> dict[str, Any]:
+    """Mark safe_to_bootstrap if needed, bootstrap, wait until Synced."""
+    before = f"stopped after a full outage ({describe(local)})"
+    safe = local["grastate"]["safe_to_bootstrap"]
+    if __opts__["test"]:
+        ret["result"] = None
+        if not safe:
+            ret["changes"]["safe_to_bootstrap"] = {"old": False, "new": True}
+        ret["changes"]["galera"] = {"old": before, "new": "bootstrapped, Synced"}
+        ret["comment"] = _comment(f"Would bootstrap: {why}", *facts)
+        return ret
+    deadline = time.monotonic() + timeout
+    try:
+        if not safe:
+            __salt__["galera_cluster.mark_safe_to_bootstrap"](service=service)
+            ret["changes"]["safe_to_bootstrap"] = {"old": False, "new": True}
+        __salt__["galera_cluster.bootstrap"](service)
+    except CommandExecutionError as exc:
+        ret["comment"] = _comment(f"{why}; bootstrap failed: {exc}", *facts)
+        return ret
+    ok, report = _wait_synced(1, deadline)
+    ret["changes"]["galera"] = {"old": before, "new": f"bootstrapped, {_health_text(report)}"}
+    ret["result"] = ok
+    state = "now" if ok else f"not Synced after {timeout} s:"
+    ret["comment"] = _comment(f"{why}; {state} {_health_text(report)}", *facts)
+    return ret
