@@ -663,6 +663,29 @@ def settings(defaults: dict, osmap: dict, pillar: dict | None = None, minion_id:
     return derive(config, minion_id)
 
 
+# ------------------------------------------------- states before install
+def not_installed(name: str, package: str, action: str, changes: bool = True, test: bool = False) -> dict[str, Any]:
+    """The return of a state whose tool (``package``) is not installed yet.
+
+    Under test=True that is expected on a fresh node (an earlier step installs
+    the package), so the state predicts ``action``; otherwise it fails and says
+    what to install first. ``changes``: whether ``action`` changes the node.
+    """
+    if test:
+        return {
+            "name": name,
+            "result": None,
+            "changes": {"predicted": {"old": None, "new": action}} if changes else {},
+            "comment": f"{package} is not installed yet (an earlier step installs it): would {action}",
+        }
+    return {
+        "name": name,
+        "result": False,
+        "changes": {},
+        "comment": f"{package} is not installed: cannot {action}; apply the prereqos part that installs it first",
+    }
+
+
 # ------------------------------------------------------- node-level checks
 def _state_tree_settings() -> dict:
     """settings() with defaults.yaml and the os map fetched from the state tree."""
@@ -786,6 +809,14 @@ def haproxy_backends(socket_path: str = "/run/haproxy/admin.sock") -> dict[str, 
     return parse_haproxy_stat(b"".join(chunks).decode())
 
 
+def _part_health(module: str, **kwargs: Any) -> dict[str, Any]:
+    """``<module>.health(**kwargs)``, or a problem when its tool is not installed."""
+    function = f"{module}.health"
+    if function not in __salt__:
+        return {"ok": False, "problems": [f"not installed ({module} is not loaded)"]}
+    return __salt__[function](**kwargs)
+
+
 def health() -> dict:
     """This node's view of the cluster: VIPs held, haproxy backends, VIP
     manager, RabbitMQ and Galera. ``ok`` only when every part is healthy."""
@@ -805,7 +836,7 @@ def health() -> dict:
     hostnames = [n["hostname"] for n in config["nodes"]]
     if config["vip_manager"] == "pacemaker":
         resources = ["haproxy-clone", *(f"vip_{n}" for n in config["vips"])]
-        report["pacemaker"] = __salt__["pacemaker_cluster.health"](expected_nodes=hostnames, resources=resources)
+        report["pacemaker"] = _part_health("pacemaker_cluster", expected_nodes=hostnames, resources=resources)
         parts = ["pacemaker"]
     else:
         active = __salt__["service.status"](config["lookup"]["services"]["keepalived"])
@@ -815,8 +846,8 @@ def health() -> dict:
             "problems": [] if active else ["keepalived is not running"],
         }
         parts = ["keepalived"]
-    report["rabbitmq"] = __salt__["rabbitmq_cluster.health"](expected_nodes=config["rabbitmq_nodes"])
-    report["galera"] = __salt__["galera_cluster.health"](expected_size=len(config["nodes"]))
+    report["rabbitmq"] = _part_health("rabbitmq_cluster", expected_nodes=config["rabbitmq_nodes"])
+    report["galera"] = _part_health("galera_cluster", expected_size=len(config["nodes"]))
     for part in [*parts, "rabbitmq", "galera"]:
         problems += [f"{part}: {p}" for p in report[part].get("problems", [])]
     report["problems"] = problems

@@ -59,13 +59,17 @@ POLL_INTERVAL = 2.0
 MAX_AGE = 300
 
 
-def __virtual__() -> str | tuple[bool, str]:
+def __virtual__() -> str:
+    # Always loaded: on a fresh node the tool comes with an earlier step of the
+    # same run, and test=True must predict these states (see _unavailable).
+    return __virtualname__
+
+
+def _unavailable(name: str, action: str, changes: bool = True) -> dict[str, Any] | None:
+    """None when mariadb-server is installed, else the return of a state that cannot run yet."""
     if "galera_cluster.node_state" in __salt__:
-        return __virtualname__
-    return (
-        False,
-        "galera_cluster: the galera_cluster execution module is not loaded (is the mariadb client installed?)",
-    )
+        return None
+    return __salt__["prereqos.not_installed"](name, "mariadb-server", action, changes, bool(__opts__["test"]))
 
 
 def _ret(name: str) -> dict[str, Any]:
@@ -159,6 +163,8 @@ def member(
     A standalone server (Debian's package starts one) is stopped before it joins or
     bootstraps; a member is never restarted nor bootstrapped again.
     """
+    if missing := _unavailable(name, "bootstrap a new cluster or join its Primary component", changes=True):
+        return missing
     ret = _ret(name)
     me = __opts__["id"]
     if me not in nodes:
@@ -208,8 +214,26 @@ def member(
     return ret
 
 
+def published(name: str = "prereqos_galera_state", mine_function: str = "galera_cluster.node_state") -> dict[str, Any]:
+    """Publish this node's live Galera facts to the mine as ``name``, for the peers' decisions.
+
+    Only Salt's mine changes, never the node: it runs under test=True too (so that
+    ``member`` predicts from fresh facts) and reports no changes.
+    """
+    if missing := _unavailable(name, "publish its Galera state", changes=False):
+        return missing
+    ret = _ret(name)
+    if __salt__["mine.send"](name, mine_function=mine_function):
+        ret.update(result=True, comment=f"{mine_function} published to the mine as {name}")
+    else:
+        ret["comment"] = f"mine.send of {mine_function} failed: see the minion log"
+    return ret
+
+
 def synced(name: str, size: int, timeout: int = 300) -> dict[str, Any]:
     """Gate: wait until this node is Synced in a Primary component of at least ``size`` nodes."""
+    if missing := _unavailable(name, "wait until this node is Synced", changes=False):
+        return missing
     ret = _ret(name)
     report = __salt__["galera_cluster.health"](expected_size=size)
     if report["ok"]:
@@ -249,6 +273,8 @@ def user_present(
 
     The password never appears in a command line, the log, the comment or the changes.
     """
+    if missing := _unavailable(name, f"create MariaDB user {name}", changes=True):
+        return missing
     ret = _ret(name)
     account = f"{name}@{host}"
     password = (

@@ -38,10 +38,17 @@ __virtualname__ = "pacemaker_cluster"
 POLL_INTERVAL = 2.0
 
 
-def __virtual__() -> str | tuple[bool, str]:
+def __virtual__() -> str:
+    # Always loaded: on a fresh node the tool comes with an earlier step of the
+    # same run, and test=True must predict these states (see _unavailable).
+    return __virtualname__
+
+
+def _unavailable(name: str, action: str, changes: bool = True) -> dict[str, Any] | None:
+    """None when pacemaker is installed, else the return of a state that cannot run yet."""
     if "pacemaker_cluster.status" in __salt__:
-        return __virtualname__
-    return False, "pacemaker_cluster: the pacemaker_cluster execution module is not available"
+        return None
+    return __salt__["prereqos.not_installed"](name, "pacemaker", action, changes, bool(__opts__["test"]))
 
 
 def _describe(report: dict[str, Any]) -> str:
@@ -63,6 +70,8 @@ def online(name: str, nodes: list[str], timeout: int = 180) -> dict[str, Any]:
     timeout
         Seconds to wait at most.
     """
+    if missing := _unavailable(name, "wait until every node is online", changes=False):
+        return missing
     ret: dict[str, Any] = {"name": name, "result": False, "changes": {}, "comment": ""}
     if not isinstance(nodes, list) or not nodes or not all(isinstance(node, str) and node for node in nodes):
         ret["comment"] = "nodes must be a non-empty list of node names"
@@ -106,6 +115,8 @@ def configured(
     properties not named here are left alone. ``changes`` is ``{id: {"old", "new"}}``
     (``properties``/``rsc_defaults`` for those), values of password-like parameters masked.
     """
+    if missing := _unavailable(name, "configure the cluster resources", changes=True):
+        return missing
     ret: dict[str, Any] = {"name": name, "result": False, "changes": {}, "comment": ""}
     sections = {
         "properties": properties,

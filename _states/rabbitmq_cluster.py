@@ -44,10 +44,17 @@ COOKIE_MAX_LENGTH = 255
 POLL_INTERVAL = 2  # seconds between two cluster_status reads in running_nodes
 
 
-def __virtual__() -> str | tuple[bool, str]:
+def __virtual__() -> str:
+    # Always loaded: on a fresh node the tool comes with an earlier step of the
+    # same run, and test=True must predict these states (see _unavailable).
+    return __virtualname__
+
+
+def _unavailable(name: str, action: str, changes: bool = True) -> dict[str, Any] | None:
+    """None when rabbitmq-server is installed, else the return of a state that cannot run yet."""
     if "rabbitmq_cluster.cluster_status" in __salt__:
-        return __virtualname__
-    return False, "rabbitmq_cluster: the rabbitmq_cluster execution module is not available (is rabbitmqctl installed?)"
+        return None
+    return __salt__["prereqos.not_installed"](name, "rabbitmq-server", action, changes, bool(__opts__["test"]))
 
 
 def _ret(name: str) -> dict[str, Any]:
@@ -213,6 +220,8 @@ def joined(name: str) -> dict[str, Any]:
     Joins only a node that is not a member of any cluster and holds no messages; a member of
     another cluster is never reset (result False, with what to do).
     """
+    if missing := _unavailable(name, f"join the cluster of {name}", changes=True):
+        return missing
     ret = _ret(name)
     try:
         check = __salt__["rabbitmq_cluster.join_check"](name)
@@ -248,6 +257,8 @@ def running_nodes(name: str, nodes: list[str], timeout: int = 300) -> dict[str, 
     A health gate for orchestration (never a sleep): polls every 2 s for up to ``timeout``
     seconds; fails with the last status seen. Changes nothing.
     """
+    if missing := _unavailable(name, "wait until the nodes run", changes=False):
+        return missing
     ret = _ret(name)
     if not isinstance(nodes, list) or not nodes or not all(isinstance(node, str) for node in nodes):
         return _fail(ret, f"nodes must be a non-empty list of node names like rabbit@ctrl-1, got {nodes!r}.")
@@ -281,6 +292,8 @@ def running_nodes(name: str, nodes: list[str], timeout: int = 300) -> dict[str, 
 
 def vhost_present(name: str) -> dict[str, Any]:
     """Virtual host ``name`` exists."""
+    if missing := _unavailable(name, f"create virtual host {name}", changes=True):
+        return missing
     ret = _ret(name)
     try:
         if name in __salt__["rabbitmq_cluster.list_vhosts"]():
@@ -351,6 +364,8 @@ def user_present(
     ``{vhost: [configure, write, read]}``; vhosts not listed are left alone.
     The password is compared by hash and never shown: changes say ``differs``/``updated``.
     """
+    if missing := _unavailable(name, f"create user {name}", changes=True):
+        return missing
     ret = _ret(name)
     password = _secret(password_pillar)
     if not isinstance(password, str) or not password:
@@ -382,6 +397,8 @@ def user_present(
 
 def user_absent(name: str) -> dict[str, Any]:
     """User ``name`` does not exist (e.g. ``guest``)."""
+    if missing := _unavailable(name, f"remove user {name} if present", changes=True):
+        return missing
     ret = _ret(name)
     try:
         if name not in __salt__["rabbitmq_cluster.list_users"]():
@@ -418,6 +435,8 @@ def policy_present(
     vhost: str = "/",
 ) -> dict[str, Any]:
     """Policy ``name`` in ``vhost`` has this pattern, definition, priority and apply-to."""
+    if missing := _unavailable(name, f"set policy {name}", changes=True):
+        return missing
     ret = _ret(name)
     if not isinstance(definition, dict):
         return _fail(ret, f"Policy {name}: definition must be a mapping, e.g. {{max-length: 10000}}.")
@@ -455,6 +474,8 @@ def policy_present(
 
 def policy_absent(name: str, vhost: str = "/") -> dict[str, Any]:
     """Policy ``name`` does not exist in ``vhost``."""
+    if missing := _unavailable(name, f"clear policy {name} if set", changes=False):
+        return missing
     ret = _ret(name)
     try:
         current = (_policies(vhost) or {}).get(name)

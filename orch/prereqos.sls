@@ -17,14 +17,15 @@
 {#- Pillar given to salt-run is not forwarded to minions: pass it per step. #}
 {%- set forward = {"prereqos": site} %}
 
+{#- Our modules must be on every controller before anything renders there,
+    under test=True too: prereqos.sync syncs them while it renders (a
+    salt.function step would not run under test=True). #}
 prereqos-sync-modules:
-  salt.function:
-    - name: saltutil.sync_all
+  salt.state:
     - tgt: {{ ids | json }}
     - tgt_type: list
-    - expect_minions: true
-    - kwarg:
-        refresh: true
+    - sls: prereqos.sync
+    - pillar: {{ forward | json }}
 
 prereqos-preflight:
   salt.state:
@@ -88,15 +89,11 @@ prereqos-rabbitmq-setup:
 {%- for node in [first] + others %}
 
 prereqos-galera-survey-{{ node }}:
-  salt.function:
-    - name: mine.send
+  salt.state:
     - tgt: {{ ids | json }}
     - tgt_type: list
-    - expect_minions: true
-    - arg:
-      - prereqos_galera_state
-    - kwarg:
-        mine_function: galera_cluster.node_state
+    - sls: prereqos.galera.survey
+    - pillar: {{ forward | json }}
     - require:
       - salt: {{ chain.previous }}
 

@@ -395,7 +395,7 @@ class Testbed:
             state = self.exec(node, ["systemctl", "is-system-running"], timeout=10).stdout.strip()
             return state if state in states else None
 
-        _poll(
+        poll(
             probe,
             timeout or self.boot_timeout,
             lambda: f"systemd in {node} did not come up\n{self._diagnostics(node)}",
@@ -418,7 +418,7 @@ class Testbed:
                 return None
             return True
 
-        _poll(
+        poll(
             probe,
             timeout or self.salt_timeout,
             lambda: (
@@ -439,7 +439,7 @@ class Testbed:
                 answered.update(m for m, ok in json.loads(out or "{}").items() if ok is True)
             return True if answered >= set(minions) else None
 
-        _poll(
+        poll(
             probe,
             timeout or self.salt_timeout,
             lambda: (
@@ -788,7 +788,7 @@ def _put_file(container: Container, path: str, content: str | bytes, mode: int =
         raise TestbedError(f"could not write {path} into {container.name}")
 
 
-def _poll(probe: Callable[[], T | None], timeout: float, describe: Callable[[], str], interval: float = 0.5) -> T:
+def poll(probe: Callable[[], T | None], timeout: float, describe: Callable[[], str], interval: float = 0.5) -> T:
     """Call ``probe`` until it returns something other than None, or fail after ``timeout`` s."""
     deadline = time.monotonic() + timeout
     last_error: Exception | None = None

@@ -14,6 +14,8 @@ import yaml
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # Each controller's apache serves its own host name here, behind HAProxy (seed 000).
 HOSTNAME_PORT = 8080
+# The same service with `balance source`: one client always reaches one backend.
+HOSTNAME_SOURCE_PORT = 8081
 WHEELHOUSE = "/var/cache/prereqos/wheels"
 
 
@@ -45,6 +47,12 @@ def site_pillar(facts: dict[str, Any], vip_manager: str = "pacemaker") -> dict[s
         "port": HOSTNAME_PORT,
         "networks": sorted(facts["networks"]),
         "check": {"path": "/"},
+    }
+    site["haproxy"]["services"]["hostname_source"] = {
+        "port": HOSTNAME_SOURCE_PORT,
+        "backend_port": HOSTNAME_PORT,
+        "networks": sorted(facts["networks"]),
+        "balance": "source",
     }
     # The controllers have no way out: pip installs from the image's wheelhouse.
     site["buildenv"]["pip_options"] = {"no_index": True, "find_links": WHEELHOUSE}

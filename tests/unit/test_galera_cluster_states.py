@@ -118,12 +118,6 @@ def acted(salt: dict[str, Any]) -> list[str]:
 # ---------------------------------------------------------------- helpers
 
 
-def test_virtual_needs_the_execution_module(salt: dict[str, Any]) -> None:
-    assert st.__virtual__() == "galera_cluster"
-    del salt["galera_cluster.node_state"]
-    assert st.__virtual__()[0] is False
-
-
 def test_describe() -> None:
     assert st.describe(FRESH_STANDALONE) == "standalone (fresh)"
     assert st.describe(FRESH_STOPPED) == "stopped (fresh)"
@@ -457,3 +451,28 @@ def test_no_secret_in_any_state_return(salt: dict[str, Any], test_mode: None) ->
     }
     ret = st.user_present("sst", password_pillar=PILLAR_KEY, grants=SST_GRANTS)
     assert ret["result"] is None and SECRET not in repr(ret)
+
+
+# ---------------------------------------------------------------- published
+
+
+@pytest.mark.parametrize("test", [False, True])
+def test_published_sends_the_live_state_to_the_mine_without_changes(
+    salt: dict[str, Any], monkeypatch: pytest.MonkeyPatch, test: bool
+) -> None:
+    monkeypatch.setitem(st.__opts__, "test", test)
+    salt["mine.send"] = MagicMock(return_value=True)
+    ret = st.published("prereqos_galera_state")
+    assert ret == {
+        "name": "prereqos_galera_state",
+        "result": True,
+        "changes": {},
+        "comment": "galera_cluster.node_state published to the mine as prereqos_galera_state",
+    }
+    salt["mine.send"].assert_called_once_with("prereqos_galera_state", mine_function="galera_cluster.node_state")
+
+
+def test_published_fails_when_the_mine_refuses(salt: dict[str, Any]) -> None:
+    salt["mine.send"] = MagicMock(return_value=False)
+    ret = st.published("prereqos_galera_state")
+    assert ret["result"] is False and "mine.send of galera_cluster.node_state failed" in ret["comment"]

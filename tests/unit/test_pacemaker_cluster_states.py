@@ -89,12 +89,6 @@ def rec(name: str) -> str:
     return fixture("pacemaker", name)
 
 
-def test_virtual_needs_the_execution_module(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert st.__virtual__() == "pacemaker_cluster"
-    monkeypatch.delitem(st.__salt__, "pacemaker_cluster.status")
-    assert st.__virtual__()[0] is False
-
-
 # ---------------------------------------------------------------- online
 
 

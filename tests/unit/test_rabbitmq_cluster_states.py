@@ -118,13 +118,6 @@ def writes(ctl: FakeCtl) -> list[str]:
     return [command for command in ctl.commands if command not in READS]
 
 
-def test_virtual(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(states, "__salt__", {"rabbitmq_cluster.cluster_status": None}, raising=False)
-    assert states.__virtual__() == "rabbitmq_cluster"
-    monkeypatch.setattr(states, "__salt__", {}, raising=False)
-    assert states.__virtual__()[0] is False
-
-
 # ---------------------------------------------------------------------------
 # cookie
 

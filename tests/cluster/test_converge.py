@@ -1,0 +1,283 @@
+"""Converge three fresh controllers with the real orchestration, then prove it.
+
+The tests of one VIP manager run in this file's order on one test bed: the
+read-only checks first, then the re-runs (which must change nothing), then a
+pillar change (which must change exactly that).
+"""
+
+from __future__ import annotations
+
+import secrets
+import xml.etree.ElementTree as ET
+from collections import Counter
+
+import pika
+import pymysql
+import pytest
+
+from tests.cluster.conftest import Cluster
+from tests.testbed.harness import TestbedError, poll
+from tests.testbed.site import HOSTNAME_PORT, HOSTNAME_SOURCE_PORT
+
+PROBE_QUEUE = "prereqos-probe"
+PROBE_MESSAGES = 20
+PROBE_DB = "prereqos_probe"
+PROBE_ROWS = 10
+
+
+# ------------------------------------------------------------ the converge
+
+
+def test_prediction_on_fresh_controllers_changes_nothing(cluster: Cluster) -> None:
+    run = cluster.runs["fresh-test"]
+    assert run.rc == 0, run.report()
+    assert not [s.id for s in run.steps if s.result is False], run.report()
+    # Every controller is predicted to change, and nothing was installed.
+    assert sorted(run.changed) == cluster.controllers, run.changed
+    assert cluster.installed_after_prediction == dict.fromkeys(cluster.controllers, False)
+
+
+def test_orchestration_converges_fresh_controllers(cluster: Cluster) -> None:
+    run = cluster.runs["cold"]
+    assert run.rc == 0 and all(step.result is True for step in run.steps), run.report()
+    assert sorted(run.changed) == cluster.controllers
+
+
+def test_each_vip_is_on_exactly_one_controller(cluster: Cluster) -> None:
+    holders = cluster.vip_holders()
+    assert all(len(nodes) == 1 for nodes in holders.values()), holders
+
+
+@pytest.mark.parametrize("network", ["srv", "api"])
+def test_haproxy_round_robins_across_all_controllers(cluster: Cluster, network: str) -> None:
+    vip = cluster.site["networks"][network]["vip"]
+    answers = Counter(cluster.http(f"http://{vip}:{HOSTNAME_PORT}/")[1].strip() for _ in range(9))
+    assert set(answers) == set(cluster.controllers), answers
+    assert max(answers.values()) - min(answers.values()) <= 1, answers
+
+
+def test_balance_source_pins_a_client_to_one_backend(cluster: Cluster) -> None:
+    vip = cluster.site["networks"]["srv"]["vip"]
+    answers = {cluster.http(f"http://{vip}:{HOSTNAME_SOURCE_PORT}/")[1].strip() for _ in range(6)}
+    assert len(answers) == 1 and answers <= set(cluster.controllers), answers
+
+
+def test_stats_page_answers_only_with_the_pillar_credentials(cluster: Cluster) -> None:
+    stats = {"port": 1936, "user": "admin", **cluster.site["haproxy"].get("stats", {})}
+    vip = cluster.site["networks"]["srv"]["vip"]
+    url = f"http://{vip}:{stats['port']}/"
+    password = cluster.site["secrets"]["haproxy_stats_password"]
+    assert cluster.http(url)[0] == 401
+    assert cluster.http(url, "-u", f"{stats['user']}:wrong-{password}")[0] == 401
+    status, body = cluster.http(url + ";csv", "-u", f"{stats['user']}:{password}")
+    assert status == 200 and body.startswith("# pxname,svname"), body[:200]
+    status, body = cluster.http(url + "metrics", "-u", f"{stats['user']}:{password}")
+    assert status == 200 and "haproxy_process_" in body, body[:200]
+
+
+def test_vip_manager_reports_a_healthy_cluster(cluster: Cluster) -> None:
+    if cluster.vip_manager == "pacemaker":
+        _assert_pacemaker(cluster)
+    else:
+        _assert_keepalived(cluster)
+
+
+def _assert_pacemaker(cluster: Cluster) -> None:
+    status = ET.fromstring(cluster.tb.exec("ctrl-1", ["crm_mon", "--output-as=xml"], check=True).stdout)
+    nodes = {n.get("name"): n.get("online") for n in status.iter("node") if n.get("name")}
+    assert nodes == dict.fromkeys(cluster.controllers, "true"), nodes
+    assert status.find("summary/current_dc").get("with_quorum") == "true"
+    resources = {}
+    for rsc in status.iter("resource"):
+        resources.setdefault(rsc.get("id"), []).extend(n.get("name") for n in rsc.iter("node"))
+        assert rsc.get("role") == "Started" and rsc.get("failed") == "false", ET.tostring(rsc)
+    assert sorted(resources["haproxy"]) == cluster.controllers, resources
+    holders = cluster.vip_holders()
+    for name in cluster.site["networks"]:
+        assert resources[f"vip_{name}"] == holders[name], (resources, holders)
+    constraints = ET.fromstring(cluster.tb.exec("ctrl-1", ["cibadmin", "-Q", "-o", "constraints"], check=True).stdout)
+    colocations = {(c.get("rsc"), c.get("with-rsc"), c.get("score")) for c in constraints.iter("rsc_colocation")}
+    orders = {(o.get("first"), o.get("then")) for o in constraints.iter("rsc_order")}
+    for name in cluster.site["networks"]:
+        assert (f"vip_{name}", "haproxy-clone", "INFINITY") in colocations, colocations
+        assert ("haproxy-clone", f"vip_{name}") in orders, orders
+    crm_config = cluster.tb.exec("ctrl-1", ["cibadmin", "-Q", "-o", "crm_config"], check=True).stdout
+    assert 'name="stonith-enabled" value="false"' in crm_config  # the pillar's explicit choice
+
+
+def _assert_keepalived(cluster: Cluster) -> None:
+    states: dict[str, Counter] = {}
+    for node in cluster.controllers:
+        for instance, state in _keepalived_states(cluster, node).items():
+            states.setdefault(instance, Counter())[state] += 1
+    assert len(states) == len(cluster.site["networks"]), states
+    for instance, counts in states.items():
+        assert counts == Counter({"MASTER": 1, "BACKUP": 2}), (instance, counts)
+
+
+def _keepalived_states(cluster: Cluster, node: str) -> dict[str, str]:
+    """VRRP instance -> state, from keepalived's own data dump (SIGUSR1)."""
+    script = "rm -f /tmp/keepalived.data; systemctl kill -s USR1 keepalived; sleep 0.5; cat /tmp/keepalived.data"
+    text = cluster.tb.sh(node, script, check=True).stdout
+    states, instance = {}, None
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("VRRP Instance = "):
+            instance = line.split("=", 1)[1].strip()
+        elif instance and line.startswith("State = "):
+            states[instance] = line.split("=", 1)[1].strip()
+            instance = None
+    return states
+
+
+def test_rabbitmq_is_one_cluster_with_the_pillar_objects(cluster: Cluster) -> None:
+    status = cluster.rabbitmqctl("ctrl-2", "cluster_status")
+    expected = sorted(f"rabbit@{node}" for node in cluster.controllers)
+    assert sorted(status["running_nodes"]) == expected, status
+    assert not any(status.get("partitions") or {}), status["partitions"]
+    users = {u["user"]: u for u in cluster.rabbitmqctl("ctrl-3", "list_users")}
+    assert "guest" not in users and set(cluster.site["rabbitmq"]["users"]) <= set(users), users
+    vhosts = {v["name"] for v in cluster.rabbitmqctl("ctrl-3", "list_vhosts")}
+    assert set(cluster.site["rabbitmq"]["vhosts"]) <= vhosts
+    policies = {p["name"] for p in cluster.rabbitmqctl("ctrl-3", "list_policies")}
+    assert set(cluster.site["rabbitmq"]["policies"]) <= policies
+
+
+def test_amqp_client_publishes_and_consumes_through_the_cluster(cluster: Cluster) -> None:
+    """Publish with confirms on ctrl-1 into a quorum queue, consume on ctrl-3."""
+    publish(cluster, "ctrl-1", PROBE_MESSAGES)
+    assert queue_depth(cluster) == PROBE_MESSAGES
+    assert consume(cluster, "ctrl-3") == [str(i) for i in range(PROBE_MESSAGES)]
+
+
+def test_galera_is_one_synced_primary_cluster(cluster: Cluster) -> None:
+    for node in cluster.controllers:
+        status = dict(
+            line.split("\t")
+            for line in cluster.sql(node, "SHOW GLOBAL STATUS LIKE 'wsrep_%'").splitlines()
+            if "\t" in line
+        )
+        assert status["wsrep_cluster_size"] == "3", (node, status["wsrep_cluster_size"])
+        assert (status["wsrep_local_state_comment"], status["wsrep_cluster_status"]) == ("Synced", "Primary")
+
+
+def test_a_row_written_through_the_vip_is_on_every_node(cluster: Cluster) -> None:
+    write_rows(cluster, PROBE_ROWS)
+    for node in cluster.controllers:
+        assert cluster.sql(node, f"SELECT COUNT(*) FROM {PROBE_DB}.t").strip() == str(PROBE_ROWS), node
+
+
+# ----------------------------------------------------------- the re-runs
+
+
+def test_rerun_changes_nothing_restarts_nothing_and_keeps_data(cluster: Cluster) -> None:
+    publish(cluster, "ctrl-2", PROBE_MESSAGES)
+    units = cluster.units()
+    run = cluster.converge()
+    cluster.runs["rerun"] = run
+    assert run.changed == {}, run.changed
+    assert cluster.units() == units
+    assert queue_depth(cluster) == PROBE_MESSAGES
+    for node in cluster.controllers:
+        assert cluster.sql(node, f"SELECT COUNT(*) FROM {PROBE_DB}.t").strip() == str(PROBE_ROWS), node
+    cold = cluster.runs["cold"].seconds
+    print(f"\n[{cluster.vip_manager}] cold {cold:.0f} s, re-run {run.seconds:.0f} s ({run.seconds / cold:.2f})")
+
+
+def test_prediction_on_a_converged_cluster_is_zero_changes(cluster: Cluster) -> None:
+    units = cluster.units()
+    run = cluster.orchestrate(test=True)
+    assert run.rc == 0 and all(step.result is True for step in run.steps), run.report()
+    assert run.changed == {}, run.changed
+    assert cluster.units() == units
+
+
+def test_adding_a_service_changes_exactly_that(cluster: Cluster) -> None:
+    port = HOSTNAME_SOURCE_PORT + 1
+    pillar = cluster.pillar
+    pillar["prereqos"]["haproxy"]["services"]["hostname_extra"] = {
+        "port": port,
+        "backend_port": HOSTNAME_PORT,
+        "networks": ["api"],
+    }
+    cluster.write_pillar(pillar)
+    units = cluster.units()
+    run = cluster.converge()
+    expected_states = {"prereqos-deploy/prereqos-haproxy-config"} | (
+        {"prereqos-deploy/prereqos-haproxy-reloaded"}
+        if cluster.vip_manager == "pacemaker"
+        else {"prereqos-deploy/prereqos-haproxy-running"}
+    )
+    assert {node: set(ids) for node, ids in run.changed.items()} == dict.fromkeys(cluster.controllers, expected_states)
+    assert cluster.units() == units  # a reload keeps haproxy's MainPID
+    vip = cluster.site["networks"]["api"]["vip"]
+
+    def answers() -> bool | None:
+        return True if cluster.http(f"http://{vip}:{port}/")[0] == 200 else None
+
+    poll(answers, 30, lambda: f"nothing answers on {vip}:{port} after the reload")
+
+
+# ------------------------------------------------------------ clients
+
+
+def _amqp(cluster: Cluster, node: str) -> pika.BlockingConnection:
+    user, password = next(iter(cluster.site["secrets"]["rabbitmq_users"].items()))
+    params = pika.ConnectionParameters(
+        host=cluster.tb.nodes[node].addresses["srv"],
+        credentials=pika.PlainCredentials(user, password),
+        connection_attempts=3,
+        retry_delay=1,
+        socket_timeout=10,
+    )
+    return pika.BlockingConnection(params)
+
+
+def publish(cluster: Cluster, node: str, count: int) -> None:
+    """Publish ``count`` persistent messages, each confirmed, to the quorum probe queue."""
+    with _amqp(cluster, node) as conn:
+        channel = conn.channel()
+        channel.confirm_delivery()
+        channel.queue_declare(PROBE_QUEUE, durable=True, arguments={"x-queue-type": "quorum"})
+        for i in range(count):
+            channel.basic_publish("", PROBE_QUEUE, str(i).encode(), pika.BasicProperties(delivery_mode=2))
+
+
+def consume(cluster: Cluster, node: str) -> list[str]:
+    """Every message of the probe queue, acknowledged."""
+    bodies = []
+    with _amqp(cluster, node) as conn:
+        channel = conn.channel()
+        while (message := channel.basic_get(PROBE_QUEUE, auto_ack=True))[0] is not None:
+            bodies.append(message[2].decode())
+    return bodies
+
+
+def queue_depth(cluster: Cluster) -> int:
+    queues = {q["name"]: q for q in cluster.rabbitmqctl("ctrl-1", "list_queues", "name", "messages")}
+    return int(queues[PROBE_QUEUE]["messages"])
+
+
+def write_rows(cluster: Cluster, count: int) -> None:
+    """Create a probe account on ctrl-1 (it replicates) and insert rows through the VIP."""
+    password = secrets.token_urlsafe(12)
+    cluster.sql(
+        "ctrl-1",
+        f"CREATE DATABASE IF NOT EXISTS {PROBE_DB}; "
+        f"CREATE TABLE IF NOT EXISTS {PROBE_DB}.t (id INT PRIMARY KEY, node VARCHAR(64)); "
+        f"CREATE OR REPLACE USER 'probe'@'%' IDENTIFIED BY '{password}'; "
+        f"GRANT ALL ON {PROBE_DB}.* TO 'probe'@'%';",
+    )
+    vip = cluster.site["networks"]["srv"]["vip"]
+    conn = pymysql.connect(host=vip, user="probe", password=password, database=PROBE_DB, connect_timeout=10)
+    try:
+        with conn.cursor() as cursor:
+            for i in range(count):
+                cursor.execute("INSERT INTO t (id, node) VALUES (%s, @@hostname)", (i,))
+            conn.commit()
+            cursor.execute("SELECT DISTINCT node FROM t")
+            writers = {row[0] for row in cursor.fetchall()}
+    finally:
+        conn.close()
+    if len(writers) != 1:
+        raise TestbedError(f"rows written through the VIP landed on several writers: {writers}")
