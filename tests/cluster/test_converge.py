@@ -84,11 +84,11 @@ def test_vip_manager_reports_a_healthy_cluster(cluster: Cluster) -> None:
 
 def _assert_pacemaker(cluster: Cluster) -> None:
     status = ET.fromstring(cluster.tb.exec("ctrl-1", ["crm_mon", "--output-as=xml"], check=True).stdout)
-    nodes = {n.get("name"): n.get("online") for n in status.iter("node") if n.get("name")}
+    nodes = {n.get("name"): n.get("online") for n in status.find("nodes")}
     assert nodes == dict.fromkeys(cluster.controllers, "true"), nodes
     assert status.find("summary/current_dc").get("with_quorum") == "true"
     resources = {}
-    for rsc in status.iter("resource"):
+    for rsc in status.find("resources").iter("resource"):
         resources.setdefault(rsc.get("id"), []).extend(n.get("name") for n in rsc.iter("node"))
         assert rsc.get("role") == "Started" and rsc.get("failed") == "false", ET.tostring(rsc)
     assert sorted(resources["haproxy"]) == cluster.controllers, resources
@@ -253,9 +253,10 @@ def consume(cluster: Cluster, node: str) -> list[str]:
     return bodies
 
 
-def queue_depth(cluster: Cluster) -> int:
-    queues = {q["name"]: q for q in cluster.rabbitmqctl("ctrl-1", "list_queues", "name", "messages")}
-    return int(queues[PROBE_QUEUE]["messages"])
+def queue_depth(cluster: Cluster, node: str = "ctrl-1") -> int:
+    """Messages ready in the probe queue (a passive declare: exact, unlike the sampled CLI stats)."""
+    with _amqp(cluster, node) as conn:
+        return conn.channel().queue_declare(PROBE_QUEUE, passive=True).method.message_count
 
 
 def write_rows(cluster: Cluster, count: int) -> None:

@@ -8,8 +8,11 @@ python -m tests.testbed.demo down
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -22,11 +25,50 @@ STATE_FILE = harness.REPO_ROOT / ".cache" / "demo.json"
 
 
 def orchestrate(tb: Testbed, *extra: str) -> tuple[bool, float]:
-    """Run the real orchestration on the master, streaming Salt's progress."""
+    """Run the real orchestration on the master, printing each minion job as it
+    returns (from the master's event bus), then Salt's own summary."""
     started = time.monotonic()
-    argv = ["salt-run", "state.orchestrate", "orch.prereqos", "--state-output=terse", *extra]
-    ok = tb.stream(harness.MASTER, argv) == 0
+    watcher = threading.Thread(target=_print_job_returns, args=(tb, started), daemon=True)
+    watcher.start()
+    argv = ["salt-run", "state.orchestrate", "orch.prereqos", "--state-output=mixed", "--log-level=quiet", *extra]
+    try:
+        ok = tb.stream(harness.MASTER, argv) == 0
+    finally:
+        tb.exec(harness.MASTER, ["pkill", "-f", "salt-run state.event"], timeout=30)
     return ok, time.monotonic() - started
+
+
+def job_return_line(tag: str, data: dict[str, Any]) -> str | None:
+    """One progress line for a ``salt/job/<jid>/ret/<minion>`` event, or None."""
+    if "/ret/" not in tag or data.get("fun") != "state.sls":
+        return None
+    args = data.get("fun_args") or ["?"]
+    returns = data.get("return") if isinstance(data.get("return"), dict) else {}
+    changed = sum(1 for r in returns.values() if isinstance(r, dict) and r.get("changes"))
+    failed = sum(1 for r in returns.values() if isinstance(r, dict) and r.get("result") is False)
+    verdict = "ok" if data.get("retcode") == 0 and not failed else f"FAILED ({failed} states)"
+    return f"{data.get('id')}: {args[0]} {verdict}, {changed} changed"
+
+
+def _print_job_returns(tb: Testbed, started: float) -> None:
+    argv = ["salt-run", "state.event", "salt/job/*/ret/*", "--log-level=quiet"]
+    lines = io.StringIO()
+
+    class Progress(io.TextIOBase):
+        def write(self, text: str) -> int:
+            lines.write(text)
+            *complete, rest = lines.getvalue().split("\n")
+            lines.seek(0)
+            lines.truncate()
+            lines.write(rest)
+            for line in complete:
+                tag, _, payload = line.partition("\t")
+                with contextlib.suppress(ValueError):
+                    if progress := job_return_line(tag, json.loads(payload)):
+                        print(f"[{time.monotonic() - started:5.0f} s] {progress}", flush=True)
+            return len(text)
+
+    tb.stream(harness.MASTER, argv, out=Progress())
 
 
 def health(tb: Testbed) -> dict[str, Any]:

@@ -15,6 +15,17 @@ prereqos-buildenv-venv:
     - require:
       - pkg: prereqos-buildenv-packages
 
+{#- pip.installed cannot look into a venv that does not exist yet: on a fresh
+    node, test=True predicts the install instead. #}
+{%- if opts.test and not salt["file.file_exists"](buildenv.venv ~ "/bin/pip") %}
+
+prereqos-buildenv-pip-packages:
+  test.configurable_test_state:
+    - name: pip would install {{ buildenv.pip_packages | join(", ") }} into the new venv {{ buildenv.venv }}
+    - changes: true
+    - result: true
+{%- else %}
+
 prereqos-buildenv-pip-packages:
   pip.installed:
     - pkgs: {{ buildenv.pip_packages | json }}
@@ -24,3 +35,4 @@ prereqos-buildenv-pip-packages:
 {%- endfor %}
     - require:
       - cmd: prereqos-buildenv-venv
+{%- endif %}
