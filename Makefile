@@ -16,13 +16,13 @@ CHECKER_PKGS := haproxy keepalived corosync apache2 libapache2-mod-wsgi-py3 liba
 TESTBED_PKGS := docker.io mmdebstrap
 
 .PHONY: help venv host-checkers docker-engine images demo demo-down \
-        test test-unit test-render test-cluster test-failover lint bench clean
+        test test-unit test-render test-cluster test-failover test-live lint clean
 
 help:
 	@echo "make demo          converge a local 3-controller demo cluster (VIP_MANAGER=pacemaker|keepalived)"
 	@echo "make demo-down     remove the demo cluster"
-	@echo "make test          every tier: lint, unit, render, cluster, failover"
-	@echo "make test-unit | test-render | test-cluster | test-failover | lint | bench"
+	@echo "make test          every tier: lint, unit, render, then cluster + failover on shared test beds"
+	@echo "make test-unit | test-render | test-cluster | test-failover | lint"
 
 $(STAMPS):
 	@mkdir -p $@
@@ -68,22 +68,24 @@ test-unit: venv
 test-render: venv host-checkers
 	$(PYTEST) tests/render
 
+# The cluster tiers converge real test beds (one per VIP manager). Run alone,
+# each converges its own; `make test` runs both on the same test beds.
 test-cluster: images
 	$(PYTEST) tests/cluster -m "not failover"
 
 test-failover: images
 	$(PYTEST) tests/cluster -m failover
 
-test: lint test-unit test-render test-cluster test-failover
+test-live: images
+	$(PYTEST) tests/cluster
+
+test: lint test-unit test-render test-live
 
 demo: images
 	$(PY) -m tests.testbed.demo up --vip-manager $(VIP_MANAGER)
 
 demo-down: venv
 	$(PY) -m tests.testbed.demo down
-
-bench: images
-	$(PY) -m bench.run
 
 clean:
 	rm -rf $(VENV) .cache

@@ -26,6 +26,25 @@ VIP_MANAGERS = ("pacemaker", "keepalived")
 # Units whose MainPID and start time prove that a re-run restarted nothing.
 COMMON_UNITS = ("haproxy", "rabbitmq-server", "mariadb", "apache2", "prereqos-galera-check.socket")
 MANAGER_UNITS = {"pacemaker": ("corosync", "pacemaker"), "keepalived": ("keepalived",)}
+# Files the formula manages whose content must not change on a refused run.
+CONFIG_FILES = (
+    "/etc/haproxy/haproxy.cfg",
+    "/etc/rabbitmq/rabbitmq.conf",
+    "/etc/mysql/mariadb.conf.d/99-prereqos-galera.cnf",
+    "/etc/apache2/ports.conf",
+    "/root/admin-openrc",
+    "/etc/hosts",
+)
+MANAGER_CONFIG_FILES = {
+    "pacemaker": ("/etc/corosync/corosync.conf",),
+    "keepalived": ("/etc/keepalived/keepalived.conf",),
+}
+# Samples every process's command line five times a second until stopped.
+PS_SAMPLER_START = (
+    "rm -f /root/ps-samples; setsid bash -c 'while :; do ps -eww -o args >> /root/ps-samples; sleep 0.2; done' "
+    "</dev/null >/dev/null 2>&1 & echo $! > /root/ps-sampler.pid"
+)
+PS_SAMPLER_STOP = "kill $(cat /root/ps-sampler.pid) 2>/dev/null || true; sort -u /root/ps-samples"
 # Journal units shown when a converge fails.
 DIAGNOSTIC_UNITS = ("salt-minion", "mariadb", "rabbitmq-server", "haproxy", "corosync", "pacemaker", "keepalived")
 
@@ -39,6 +58,8 @@ class Run:
     seconds: float
     steps: list[orchestration.Step]
     raw: str
+    #: every controller's process list (``ps -eww -o args``), sampled during the run
+    processes: str = ""
 
     @property
     def changed(self) -> dict[str, list[str]]:
@@ -70,18 +91,27 @@ class Cluster:
         return self.tb.controllers
 
     def orchestrate(self, *, test: bool = False) -> Run:
-        """Run ``salt-run state.orchestrate orch.prereqos`` on the master."""
+        """Run ``salt-run state.orchestrate orch.prereqos`` on the master, sampling process lists."""
         argv = ["state.orchestrate", "orch.prereqos", "--out=json"]
         if test:
             argv.append("test=True")
+        for node in self.controllers:
+            self.tb.sh(node, PS_SAMPLER_START, timeout=30, check=True)
         started = time.monotonic()
-        rc, out, err = self.tb.salt_run(argv, timeout=1800)
-        seconds = time.monotonic() - started
+        try:
+            rc, out, err = self.tb.salt_run(argv, timeout=1800)
+        finally:
+            seconds = time.monotonic() - started
+            processes = "".join(
+                self.tb.sh(node, PS_SAMPLER_STOP, timeout=60).stdout
+                for node in self.controllers
+                if self.tb.is_running(node)
+            )
         try:
             steps = orchestration.parse(out)
         except ValueError as exc:
             pytest.fail(f"orchestration output unreadable ({exc}); stderr:\n{err[-3000:]}\n{self.diagnostics()}")
-        run = Run(test=test, rc=rc, seconds=seconds, steps=steps, raw=out)
+        run = Run(test=test, rc=rc, seconds=seconds, steps=steps, raw=out, processes=processes)
         print(f"\n[{self.vip_manager}] {run.report()}", file=sys.stderr)
         return run
 
@@ -125,6 +155,11 @@ class Cluster:
                 out[node][unit] = f"{props.get('MainPID')}@{props.get('ActiveEnterTimestamp')}"
         return out
 
+    def checksums(self) -> dict[str, str]:
+        """``node -> sha256sum output`` of the configuration files the formula manages."""
+        files = CONFIG_FILES + MANAGER_CONFIG_FILES[self.vip_manager]
+        return {node: self.tb.exec(node, ["sha256sum", *files], check=True).stdout for node in self.controllers}
+
     def sql(self, node: str, statement: str) -> str:
         """Run SQL as root over ``node``'s local socket; returns tab-separated rows."""
         argv = ["mariadb", "--batch", "--skip-column-names", "-e", statement]
@@ -153,7 +188,7 @@ class Cluster:
         return int(code or 0), body
 
 
-@pytest.fixture(scope="module", params=VIP_MANAGERS)
+@pytest.fixture(scope="session", params=VIP_MANAGERS)
 def cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
     """Fresh controllers, predicted with test=True, then converged for real."""
     vip_manager = request.param

@@ -7,21 +7,17 @@ pillar change (which must change exactly that).
 
 from __future__ import annotations
 
-import secrets
 import xml.etree.ElementTree as ET
 from collections import Counter
 
-import pika
-import pymysql
 import pytest
 
+from tests.cluster.clients import PROBE_DB, consume, publish, queue_depth, write_rows
 from tests.cluster.conftest import Cluster
-from tests.testbed.harness import TestbedError, poll
+from tests.testbed.harness import poll
 from tests.testbed.site import HOSTNAME_PORT, HOSTNAME_SOURCE_PORT
 
-PROBE_QUEUE = "prereqos-probe"
 PROBE_MESSAGES = 20
-PROBE_DB = "prereqos_probe"
 PROBE_ROWS = 10
 
 
@@ -216,69 +212,3 @@ def test_adding_a_service_changes_exactly_that(cluster: Cluster) -> None:
         return True if cluster.http(f"http://{vip}:{port}/")[0] == 200 else None
 
     poll(answers, 30, lambda: f"nothing answers on {vip}:{port} after the reload")
-
-
-# ------------------------------------------------------------ clients
-
-
-def _amqp(cluster: Cluster, node: str) -> pika.BlockingConnection:
-    user, password = next(iter(cluster.site["secrets"]["rabbitmq_users"].items()))
-    params = pika.ConnectionParameters(
-        host=cluster.tb.nodes[node].addresses["srv"],
-        credentials=pika.PlainCredentials(user, password),
-        connection_attempts=3,
-        retry_delay=1,
-        socket_timeout=10,
-    )
-    return pika.BlockingConnection(params)
-
-
-def publish(cluster: Cluster, node: str, count: int) -> None:
-    """Publish ``count`` persistent messages, each confirmed, to the quorum probe queue."""
-    with _amqp(cluster, node) as conn:
-        channel = conn.channel()
-        channel.confirm_delivery()
-        channel.queue_declare(PROBE_QUEUE, durable=True, arguments={"x-queue-type": "quorum"})
-        for i in range(count):
-            channel.basic_publish("", PROBE_QUEUE, str(i).encode(), pika.BasicProperties(delivery_mode=2))
-
-
-def consume(cluster: Cluster, node: str) -> list[str]:
-    """Every message of the probe queue, acknowledged."""
-    bodies = []
-    with _amqp(cluster, node) as conn:
-        channel = conn.channel()
-        while (message := channel.basic_get(PROBE_QUEUE, auto_ack=True))[0] is not None:
-            bodies.append(message[2].decode())
-    return bodies
-
-
-def queue_depth(cluster: Cluster, node: str = "ctrl-1") -> int:
-    """Messages ready in the probe queue (a passive declare: exact, unlike the sampled CLI stats)."""
-    with _amqp(cluster, node) as conn:
-        return conn.channel().queue_declare(PROBE_QUEUE, passive=True).method.message_count
-
-
-def write_rows(cluster: Cluster, count: int) -> None:
-    """Create a probe account on ctrl-1 (it replicates) and insert rows through the VIP."""
-    password = secrets.token_urlsafe(12)
-    cluster.sql(
-        "ctrl-1",
-        f"CREATE DATABASE IF NOT EXISTS {PROBE_DB}; "
-        f"CREATE TABLE IF NOT EXISTS {PROBE_DB}.t (id INT PRIMARY KEY, node VARCHAR(64)); "
-        f"CREATE OR REPLACE USER 'probe'@'%' IDENTIFIED BY '{password}'; "
-        f"GRANT ALL ON {PROBE_DB}.* TO 'probe'@'%';",
-    )
-    vip = cluster.site["networks"]["srv"]["vip"]
-    conn = pymysql.connect(host=vip, user="probe", password=password, database=PROBE_DB, connect_timeout=10)
-    try:
-        with conn.cursor() as cursor:
-            for i in range(count):
-                cursor.execute("INSERT INTO t (id, node) VALUES (%s, @@hostname)", (i,))
-            conn.commit()
-            cursor.execute("SELECT DISTINCT node FROM t")
-            writers = {row[0] for row in cursor.fetchall()}
-    finally:
-        conn.close()
-    if len(writers) != 1:
-        raise TestbedError(f"rows written through the VIP landed on several writers: {writers}")

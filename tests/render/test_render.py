@@ -7,11 +7,11 @@ from __future__ import annotations
 import itertools
 import json
 import re
-from collections.abc import Callable
 
 import pytest
 
 from tests import checkers
+from tests.badpillars import BAD_PILLARS, bad_pillar
 from tests.render.conftest import example
 from tests.saltrender import RenderError, sls_names
 
@@ -159,55 +159,9 @@ def test_openrc_quotes_the_password_for_the_shell(renderers):
     assert "export OS_AUTH_URL=http://198.51.100.10:5000/v3" in text
 
 
-def edit(path: str, value: object) -> Callable[[dict], None]:
-    """Set (or delete, with value ...) ``path`` (colon-separated) in the site."""
-
-    def apply(pillar: dict) -> None:
-        keys = path.split(":")
-        node = site(pillar)
-        for key in keys[:-1]:
-            node = node[int(key)] if isinstance(node, list) else node.setdefault(key, {})
-        last = int(keys[-1]) if isinstance(node, list) else keys[-1]
-        if value is ...:
-            del node[last]
-        else:
-            node[last] = value
-
-    return apply
-
-
-BAD_PILLARS = {
-    "missing secret": (edit("secrets:db_root_password", ...), "prereqos:secrets:db_root_password: missing"),
-    "empty secret": (edit("secrets:db_sst_password", ""), "prereqos:secrets:db_sst_password: missing"),
-    "short cookie": (edit("secrets:erlang_cookie", "abc"), "prereqos:secrets:erlang_cookie: must be 20 to 255"),
-    "bad authkey": (edit("secrets:corosync_authkey", "bm90IGxvbmc="), "prereqos:secrets:corosync_authkey: decodes to"),
-    "misspelled secret": (edit("secrets:db_rot_password", "x"), "did you mean 'db_root_password'"),
-    "vip outside network": (edit("networks:srv:vip", "203.0.113.10"), "prereqos:networks:srv:vip: 203.0.113.10 is not"),
-    "cidr not a network": (edit("networks:srv:cidr", "192.0.2.5/24"), "prereqos:networks:srv:cidr: not a network"),
-    "duplicate bind": (edit("haproxy:services:barbican:port", 5000), "already bound by prereqos:haproxy:services"),
-    "unknown vip manager": (edit("vip_manager", "ucarp"), "prereqos:vip_manager: 'ucarp' is not one of"),
-    "bootstrap not a controller": (edit("bootstrap", "ctrl-9"), "prereqos:bootstrap: 'ctrl-9' is not among"),
-    "missing address": (edit("controllers:1:addresses:api", ...), "prereqos:controllers:ctrl-2:addresses:api: missing"),
-    "address outside network": (edit("controllers:2:addresses:srv", "10.99.0.1"), "is outside network srv"),
-    "node named twice": (edit("controllers:2:id", "ctrl-1"), "prereqos:controllers:ctrl-1: listed twice"),
-    "two controllers": (edit("controllers:2", ...), "quorum needs 3"),
-    "misspelled key": (edit("haproxy:timouts", {}), "prereqos:haproxy:timouts: unknown key; did you mean 'timeouts'"),
-    "wrong type": (edit("haproxy:services:keystone:port", "5000"), "keystone:port: expected an integer"),
-    "stonith not explicit": (edit("pacemaker:stonith:enabled", None), "pacemaker:stonith:enabled: must be set"),
-    "unknown network in service": (edit("haproxy:services:keystone:networks", ["dmz"]), "unknown network 'dmz'"),
-    "guest user": (edit("rabbitmq:users:guest", {}), "guest is removed by prereqos"),
-    "user without password": (edit("rabbitmq:users:nova", {}), "prereqos:secrets:rabbitmq_users:nova: missing"),
-    "tls without pem": (edit("haproxy:services:keystone:tls", True), "prereqos:secrets:tls_pem: missing"),
-}
-
-
 @pytest.mark.parametrize("case", sorted(BAD_PILLARS))
 def test_bad_pillar_stops_the_render_with_its_key(renderers, case):
-    mutate, message = BAD_PILLARS[case]
-    pillar = example()
-    if case == "duplicate bind":
-        site(pillar)["haproxy"]["services"]["barbican"] = {"networks": ["srv"]}
-    mutate(pillar)
+    pillar, message = bad_pillar(case, example())
     with pytest.raises(RenderError) as error:
         renderers["ctrl-1"].sls("prereqos.preflight", pillar)
     assert message in str(error.value)
