@@ -655,16 +655,20 @@ def _refused(reason: str, table: dict[str, Any], needed: bool = True) -> dict[st
     return {"node": None, "refused": reason, "needed": needed, "table": table}
 
 
-def recovery_plan(states: dict[str, dict[str, Any] | None], forced_node: str | None = None) -> dict[str, Any]:
+def recovery_plan(
+    states: dict[str, dict[str, Any] | None], forced_node: str | None = None, preferred: str | None = None
+) -> dict[str, Any]:
     """Pick the node to bootstrap after a full outage (every node stopped). Pure.
 
     ``states`` are recovery_facts per node (None: unreachable). The node marked
     ``safe_to_bootstrap`` wins, else the highest recovered seqno. Refused when no
     recovery is needed (a Primary component runs, or no node holds data), when a node
     still runs, and when the choice is ambiguous: an unknown node, a failed position
-    recovery, different cluster uuids, several safe nodes, a tie on the highest seqno.
-    ``forced_node`` (the operator's explicit choice) overrides the ambiguity, never a
-    running Primary component, a running node or a node without Galera data.
+    recovery, different cluster uuids, several safe nodes. Nodes tied on the highest
+    seqno of one cluster hold the same transactions: ``preferred`` (the bootstrap node)
+    wins among them, else the first by name. ``forced_node`` (the operator's explicit
+    choice) overrides the ambiguity, never a running Primary component, a running node
+    or a node without Galera data.
 
     Returns ``{"node", "reason", "needed": True, "forced", "table"}`` or
     ``{"node": None, "refused", "needed", "table"}``.
@@ -689,7 +693,7 @@ def recovery_plan(states: dict[str, dict[str, Any] | None], forced_node: str | N
     holders = sorted(node for node, state in states.items() if state is not None and not state["fresh"])
     if not holders and None not in states.values():
         return _refused("no node holds Galera data: this is a new cluster, not an outage", table, needed=False)
-    choice, why = _automatic_choice(states, holders)
+    choice, why = _automatic_choice(states, holders, preferred)
     if forced_node is None:
         if choice is None:
             return _refused(why, table)
@@ -713,8 +717,11 @@ def recovery_plan(states: dict[str, dict[str, Any] | None], forced_node: str | N
     }
 
 
-def _automatic_choice(states: dict[str, dict[str, Any] | None], holders: list[str]) -> tuple[str | None, str]:
-    """(node, why) by safe_to_bootstrap then the highest recovered seqno; (None, why) when ambiguous."""
+def _automatic_choice(
+    states: dict[str, dict[str, Any] | None], holders: list[str], preferred: str | None = None
+) -> tuple[str | None, str]:
+    """(node, why) by safe_to_bootstrap then the highest recovered seqno (``preferred``, else the
+    first by name, among equals); (None, why) when ambiguous."""
     unknown = sorted(node for node, state in states.items() if state is None)
     if unknown:
         return None, (
@@ -744,9 +751,11 @@ def _automatic_choice(states: dict[str, dict[str, Any] | None], holders: list[st
         return node, f"{node} left the cluster last and cleanly (safe_to_bootstrap: 1), recovered seqno {best}"
     top = sorted(node for node, seqno in seqnos.items() if seqno == best)
     if len(top) > 1:
-        return None, (
-            f"{_names(top)} have the same highest recovered seqno {best}: any of them holds every transaction; "
-            "name one as the forced node"
+        node = preferred if preferred in top else top[0]
+        which = "the bootstrap node" if node == preferred else "the first by name"
+        return node, (
+            f"{_names(top)} have the same highest recovered seqno {best} of one cluster: each holds every "
+            f"transaction; {node} is {which}"
         )
     others = ", ".join(f"{node} {seqno}" for node, seqno in sorted(seqnos.items()) if node != top[0])
     return top[0], f"{top[0]} has the highest recovered seqno {best} (others: {others or 'none'})"

@@ -499,6 +499,12 @@ def validate(config: dict, raw: dict, defaults: dict) -> list[str]:
         4568,
     ):
         errors.add("galera:check_port", f"{galera['check_port']} is a port MariaDB/Galera uses itself")
+    if galera.get("recover_from") is not None and galera["recover_from"] not in ids:
+        errors.add(
+            "galera:recover_from",
+            f"{galera['recover_from']!r} is not among the controllers ({', '.join(ids) or 'none'}); "
+            "name the controller orch.prereqos_recover must bootstrap, or leave it unset",
+        )
     apache = config["apache"]
     if apache.get("network") not in networks:
         errors.add("apache:network", f"unknown network {apache.get('network')!r}")
@@ -572,6 +578,14 @@ def pacemaker_config(config: dict, vips: dict) -> dict:
     }
 
 
+def erlang_ip_tuple(address: str) -> str:
+    """An IP address as an Erlang tuple (``{192,0,2,11}``; IPv6: eight 16-bit words)."""
+    packed = ipaddress.ip_address(address).packed
+    size = 1 if len(packed) == 4 else 2
+    words = [int.from_bytes(packed[i : i + size], "big") for i in range(0, len(packed), size)]
+    return "{" + ",".join(str(w) for w in words) + "}"
+
+
 def derive(config: dict, minion_id: str | None) -> dict:
     """Add what templates need to a valid ``config``: this node, VIPs, listeners."""
     networks = config["networks"]
@@ -639,6 +653,7 @@ def derive(config: dict, minion_id: str | None) -> dict:
         "rabbitmq_nodes": [f"rabbit@{n['hostname']}" for n in nodes],
         "rabbitmq_bootstrap_node": f"rabbit@{bootstrap['hostname']}",
         "galera_cluster_address": "gcomm://" + ",".join(n["addresses"][internal] for n in nodes),
+        "erlang_dist_address": erlang_ip_tuple(me["addresses"][internal]) if me else None,
     }
 
 

@@ -328,6 +328,7 @@ def recovered(
     name: str,
     nodes: list[str],
     forced_node: str | None = None,
+    bootstrap_node: str | None = None,
     mine_function: str = "prereqos_galera_recovery",
     service: str = "mariadb",
     timeout: int = 600,
@@ -338,8 +339,10 @@ def recovered(
     nodes
         The minion ids of every controller.
     forced_node
-        The operator's explicit choice, for an ambiguous case (a tie on the highest
-        seqno, a node lost for good). Never overrides a running node.
+        The operator's explicit choice, for an ambiguous case (a node lost for good,
+        data of different clusters). Never overrides a running node.
+    bootstrap_node
+        Preferred among nodes tied on the highest seqno (they hold the same data).
     mine_function
         The mine entry holding each node's ``galera_cluster.recovery_facts``.
 
@@ -354,7 +357,7 @@ def recovered(
         ret["comment"] = f"This minion ({me}) is not in nodes {nodes}"
         return ret
     states, notes = _gather(nodes, mine_function, max_age)
-    decision = __salt__["galera_cluster.recovery_plan"](states, forced_node)
+    decision = __salt__["galera_cluster.recovery_plan"](states, forced_node, bootstrap_node)
     facts = ["Facts:", *table_text(decision["table"]), *notes]
     chosen = decision["node"]
     if chosen is None:

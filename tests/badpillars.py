@@ -48,6 +48,7 @@ BAD_PILLARS = {
     "unknown network in service": (edit("haproxy:services:keystone:networks", ["dmz"]), "unknown network 'dmz'"),
     "guest user": (edit("rabbitmq:users:guest", {}), "guest is removed by prereqos"),
     "user without password": (edit("rabbitmq:users:nova", {}), "prereqos:secrets:rabbitmq_users:nova: missing"),
+    "recover from a stranger": (edit("galera:recover_from", "ctrl-9"), "prereqos:galera:recover_from: 'ctrl-9' is not"),
     "tls without pem": (edit("haproxy:services:keystone:tls", True), "prereqos:secrets:tls_pem: missing"),
 }
 

@@ -12,8 +12,8 @@ from collections import Counter
 
 import pytest
 
-from tests.cluster.clients import PROBE_DB, consume, publish, queue_depth, write_rows
-from tests.cluster.conftest import Cluster
+from tests.testbed.clients import PROBE_DB, consume, publish, queue_depth, write_rows
+from tests.testbed.cluster import Cluster
 from tests.testbed.harness import poll
 from tests.testbed.site import HOSTNAME_PORT, HOSTNAME_SOURCE_PORT
 
@@ -212,3 +212,18 @@ def test_adding_a_service_changes_exactly_that(cluster: Cluster) -> None:
         return True if cluster.http(f"http://{vip}:{port}/")[0] == 200 else None
 
     poll(answers, 30, lambda: f"nothing answers on {vip}:{port} after the reload")
+
+
+@pytest.mark.parametrize("cluster", ["pacemaker"], indirect=True)
+def test_a_corosync_timer_change_reloads_corosync_without_a_restart(cluster: Cluster) -> None:
+    pillar = cluster.pillar
+    pillar["prereqos"].setdefault("pacemaker", {})["token"] = 4000
+    cluster.write_pillar(pillar)
+    units = cluster.units()
+    run = cluster.converge()
+    expected = {"prereqos-deploy/prereqos-corosync-config", "prereqos-deploy/prereqos-corosync-reloaded"}
+    assert {node: set(ids) for node, ids in run.changed.items()} == dict.fromkeys(cluster.controllers, expected)
+    assert cluster.units() == units
+    for node in cluster.controllers:
+        out = cluster.tb.exec(node, ["corosync-cmapctl", "-g", "totem.token"], check=True).stdout
+        assert out.strip().endswith("= 4000"), (node, out)

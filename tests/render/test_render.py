@@ -79,6 +79,21 @@ def test_orchestration_forms_clusters_first_node_then_one_at_a_time(renderers, v
             assert any("pillar" in arg for arg in args if isinstance(arg, dict)), "pillar not forwarded"
 
 
+def test_recovery_orchestration_bootstraps_then_runs_the_ordinary_steps(renderers, variants):
+    high = renderers["master"].sls("orch.prereqos_recover", variants["example"])
+    recovery = ["prereqos-recover-sync-modules", "prereqos-recover-survey", "prereqos-recover-bootstrap"]
+    assert set(recovery) <= set(high) and "prereqos-galera-ctrl-3" in high
+
+    def arg(step, key):
+        return next(a[key] for a in high[step]["salt"] if isinstance(a, dict) and key in a)
+
+    assert arg("prereqos-recover-survey", "require") == [{"salt": "prereqos-recover-sync-modules"}]
+    assert arg("prereqos-recover-bootstrap", "require") == [{"salt": "prereqos-recover-survey"}]
+    assert arg("prereqos-recover-bootstrap", "require_in") == [{"salt": "prereqos-sync-modules"}]
+    for step in recovery:  # an unreachable controller counts as unknown, it does not stop the run
+        assert arg(step, "expect_minions") is False
+
+
 def test_orchestration_without_pillar_says_what_to_do(renderers):
     with pytest.raises(RenderError, match="the master sees no prereqos:controllers"):
         renderers["master"].sls("orch.prereqos", {})

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from tests.testbed import harness
+from tests.testbed.cluster import prepare_site
 from tests.testbed.harness import Testbed
-from tests.testbed.site import site_pillar
 
 STATE_FILE = harness.REPO_ROOT / ".cache" / "demo.json"
 
@@ -110,10 +110,7 @@ def up(vip_manager: str) -> int:
     tb.up()
     STATE_FILE.parent.mkdir(parents=True, exist_ok=True)
     STATE_FILE.write_text(json.dumps({"run_id": tb.run_id, "vip_manager": vip_manager}))
-    pillar = site_pillar(tb.site_facts(), vip_manager)
-    tb.write_pillar(pillar)
-    for node in tb.controllers:  # seed 000's test service: apache answers its host name
-        tb.write_file(node, "/var/www/html/index.html", node + "\n")
+    prepare_site(tb, vip_manager)
     print(f"test bed {tb.run_id} up in {tb.timings['up']:.0f}s; converging with vip_manager={vip_manager}", flush=True)
     ok, seconds = orchestrate(tb)
     print(f"\norchestration {'succeeded' if ok else 'FAILED'} in {seconds:.0f}s\n")

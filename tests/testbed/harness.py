@@ -708,8 +708,13 @@ def _remove_run(client: docker.DockerClient, run_id: str) -> None:
         raise ValueError("empty run id")
     label = f"{LABEL_RUN}={run_id}"
     for container in client.containers.list(all=True, filters={"label": label}):
-        with contextlib.suppress(docker.errors.NotFound):
+        try:
             container.remove(force=True, v=True)
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.APIError as exc:  # another teardown is removing it already
+            if exc.status_code != 409:
+                raise
     for network in client.networks.list(filters={"label": label}):
         with contextlib.suppress(docker.errors.NotFound):
             network.remove()

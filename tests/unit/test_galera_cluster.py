@@ -718,7 +718,7 @@ def down(seqno: int, safe: bool = False, uuid: str = UUID, recovered: int | None
             "n1",
             "highest recovered seqno 19",
         ),
-        ("tie", {"n1": down(-1, recovered=19), "n2": down(-1, recovered=19)}, None, None, "same highest"),
+        ("tie", {"n1": down(-1, recovered=19), "n2": down(-1, recovered=19)}, None, "n1", "the first by name"),
         ("tie forced", {"n1": down(-1, recovered=19), "n2": down(-1, recovered=19)}, "n2", "n2", "forced"),
         ("unknown node", {"n1": down(19), "n2": None}, None, None, "n2 is unknown"),
         ("unknown node forced", {"n1": down(19), "n2": None}, "n1", "n1", "automatic choice refused"),
@@ -770,7 +770,7 @@ def test_recovery_plan_needed_flag_and_table() -> None:
 
 
 def test_recovery_plan_from_recorded_outage(tmp_path: Path, host: FakeHost) -> None:
-    """The recorded power loss: both nodes recovered seqno 19, nobody safe: a tie to force."""
+    """The recorded power loss: both nodes recovered seqno 19 of one cluster, nobody safe."""
     states = {}
     for name, saved, log in (
         ("n1", "grastate-killed-non-primary.dat", "recover-killed-non-primary.txt"),
@@ -779,7 +779,13 @@ def test_recovery_plan_from_recorded_outage(tmp_path: Path, host: FakeHost) -> N
         host.stopped()
         host.answers[RECOVER] = result(stderr=rec(log))
         states[name] = gc.recovery_facts(path=grastate_file(tmp_path, saved))
-    assert gc.recovery_plan(states)["refused"].startswith("n1, n2 have the same highest recovered seqno 19")
+    plan = gc.recovery_plan(states)
+    assert plan["node"] == "n1" and plan["forced"] is False
+    assert plan["reason"] == (
+        "n1, n2 have the same highest recovered seqno 19 of one cluster: each holds every transaction; "
+        "n1 is the first by name"
+    )
+    assert gc.recovery_plan(states, preferred="n2")["reason"].endswith("n2 is the bootstrap node")
     assert gc.recovery_plan(states, "n2")["node"] == "n2"
 
 

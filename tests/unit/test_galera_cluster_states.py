@@ -349,14 +349,22 @@ def test_recovered_nothing_needed_when_a_primary_runs(salt: dict[str, Any]) -> N
     assert acted(salt) == []
 
 
-def test_recovered_refuses_a_tie_and_shows_the_facts(salt: dict[str, Any]) -> None:
-    recovery(salt, n1=down(-1, recovered=19), n2=down(-1, recovered=19), n3=down(-1, recovered=12))
+def test_recovered_refuses_an_unknown_node_and_shows_the_facts(salt: dict[str, Any]) -> None:
+    recovery(salt, n1=down(-1, recovered=19), n2=down(-1, recovered=19))
     ret = st.recovered("galera", NODES)
     assert ret["result"] is False and acted(salt) == []
     lines = ret["comment"].splitlines()
-    assert lines[0].startswith("Recovery refused, nothing was changed: n1, n2 have the same highest recovered seqno 19")
+    assert lines[0].startswith("Recovery refused, nothing was changed: the state of n3 is unknown")
     assert lines[1] == "Facts:"
     assert lines[2] == (f"  n1: stopped; cluster {UUID}; recovered seqno 19; grastate seqno -1, safe_to_bootstrap 0")
+
+
+def test_recovered_tie_prefers_the_bootstrap_node(salt: dict[str, Any]) -> None:
+    recovery(salt, n1=down(-1, recovered=19), n2=down(-1, recovered=19), n3=down(-1, recovered=12))
+    ret = st.recovered("galera", NODES, bootstrap_node="n2")
+    assert ret["result"] is True and acted(salt) == []
+    assert ret["comment"].startswith("n2 bootstraps the cluster: n1, n2 have the same highest recovered seqno 19")
+    assert "n2 is the bootstrap node. This node rejoins it afterwards." in ret["comment"].splitlines()[0]
 
 
 def test_recovered_other_node_chosen(salt: dict[str, Any]) -> None:

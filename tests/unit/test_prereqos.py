@@ -216,3 +216,11 @@ def test_healthy_state_passes_when_healthy(monkeypatch):
     monkeypatch.setattr(prereqos_state, "__salt__", {"prereqos.health": lambda: {"ok": True}}, raising=False)
     monkeypatch.setattr(prereqos_state, "__opts__", {"test": False}, raising=False)
     assert prereqos_state.healthy("ctrl-1", timeout=0)["result"] is True
+
+
+@pytest.mark.parametrize(
+    ("address", "erlang"),
+    [("192.0.2.11", "{192,0,2,11}"), ("2001:db8::b", "{8193,3512,0,0,0,0,0,11}")],
+)
+def test_erlang_ip_tuple(address, erlang):
+    assert prereqos.erlang_ip_tuple(address) == erlang

@@ -9,6 +9,15 @@ prereqos-galera-installed:
   pkg.installed:
     - pkgs: {{ prereqos.lookup.pkgs.galera | json }}
 
+{#- MariaDB does not start at boot: after a reboot orch.prereqos rejoins the
+    node, after a full outage orch.prereqos_recover picks who bootstraps; a
+    node never starts in a state nobody decided. #}
+prereqos-galera-not-started-at-boot:
+  service.disabled:
+    - name: {{ prereqos.lookup.services.galera }}
+    - require:
+      - pkg: prereqos-galera-installed
+
 prereqos-galera-socket-masked:
   service.masked:
     - name: mariadb.socket

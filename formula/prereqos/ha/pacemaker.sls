@@ -46,14 +46,39 @@ prereqos-corosync-running:
   service.running:
     - name: {{ prereqos.lookup.services.corosync }}
     - enable: true
-    - watch:
+    - require:
       - file: prereqos-corosync-config
       - file: prereqos-corosync-authkey
+
+{#- A running cluster of ours reloads corosync.conf (nodelist, timers) on
+    every node at once, without a restart; right after the package install,
+    corosync runs Debian's single-node config and is restarted once. #}
+{%- set ours = "corosync-cmapctl -g totem.cluster_name | grep -qx 'totem.cluster_name (str) = "
+               ~ prereqos.cluster_name ~ "'" %}
+
+prereqos-corosync-reloaded:
+  cmd.run:
+    - name: corosync-cfgtool -R
+    - onlyif: {{ ours | json }}
+    - onchanges:
+      - file: prereqos-corosync-config
+    - require:
+      - service: prereqos-corosync-running
+
+prereqos-corosync-restarted:
+  cmd.run:
+    - name: systemctl restart {{ prereqos.lookup.services.corosync }}
+    - unless: {{ ours | json }}
+    - onchanges:
+      - file: prereqos-corosync-config
+      - file: prereqos-corosync-authkey
+    - require:
+      - cmd: prereqos-corosync-reloaded
 
 prereqos-pacemaker-running:
   service.running:
     - name: {{ prereqos.lookup.services.pacemaker }}
     - enable: true
     - require:
-      - service: prereqos-corosync-running
+      - cmd: prereqos-corosync-restarted
       - service: prereqos-haproxy-running

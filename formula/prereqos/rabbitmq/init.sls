@@ -5,9 +5,29 @@
 include:
   - prereqos.hosts
 
+{#- In place before the package starts epmd: it listens on loopback and the
+    internal address only (Debian's socket listens on every address). #}
+prereqos-rabbitmq-epmd-socket:
+  file.managed:
+    - name: /etc/systemd/system/epmd.socket.d/prereqos.conf
+    - source: salt://prereqos/rabbitmq/files/epmd.socket.conf.jinja
+    - template: jinja
+    - makedirs: true
+    - user: root
+    - group: root
+    - mode: '0644'
+
+prereqos-rabbitmq-systemd-reload:
+  cmd.run:
+    - name: systemctl daemon-reload
+    - onchanges:
+      - file: prereqos-rabbitmq-epmd-socket
+
 prereqos-rabbitmq-installed:
   pkg.installed:
     - pkgs: {{ prereqos.lookup.pkgs.rabbitmq | json }}
+    - require:
+      - cmd: prereqos-rabbitmq-systemd-reload
 
 {#- A cookie change on a running node is done as stop, write, start. #}
 prereqos-rabbitmq-cookie:
@@ -20,8 +40,11 @@ prereqos-rabbitmq-cookie:
 
 prereqos-rabbitmq-config:
   file.managed:
-    - name: /etc/rabbitmq/rabbitmq.conf
-    - source: salt://prereqos/rabbitmq/files/rabbitmq.conf.jinja
+    - names:
+      - /etc/rabbitmq/rabbitmq.conf:
+        - source: salt://prereqos/rabbitmq/files/rabbitmq.conf.jinja
+      - /etc/rabbitmq/rabbitmq-env.conf:
+        - source: salt://prereqos/rabbitmq/files/rabbitmq-env.conf.jinja
     - template: jinja
     - user: root
     - group: rabbitmq

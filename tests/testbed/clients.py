@@ -9,11 +9,12 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from typing import Self
 
 import pika
 import pymysql
 
-from tests.cluster.conftest import Cluster
+from tests.testbed.cluster import Cluster
 from tests.testbed.harness import TestbedError
 
 PROBE_QUEUE = "prereqos-probe"
@@ -57,19 +58,17 @@ def drain(cluster: Cluster, node: str, queue: str) -> list[str]:
     return bodies
 
 
-class ConfirmedPublisher:
-    """Publish numbered persistent messages to a quorum queue in a thread, each
-    waiting for the broker's confirm; on a connection error, reconnect to the
-    next of ``nodes``. ``confirmed`` holds the bodies the broker confirmed."""
+class BackgroundClient:
+    """A client loop in a thread, bounded: it runs from the start of the ``with``
+    block to its end, ``max_seconds`` at most. Subclasses write :meth:`run`
+    as ``while self.running(): ...`` and pause with :meth:`pause`."""
 
-    def __init__(self, cluster: Cluster, queue: str, nodes: list[str], max_seconds: float = 300) -> None:
-        self.cluster, self.queue, self.nodes, self.max_seconds = cluster, queue, nodes, max_seconds
-        self.confirmed: list[str] = []
-        self.errors: list[str] = []
+    def __init__(self, max_seconds: float = 300) -> None:
+        self._deadline = time.monotonic() + max_seconds
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread = threading.Thread(target=self.run, daemon=True)
 
-    def __enter__(self) -> ConfirmedPublisher:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
@@ -77,17 +76,37 @@ class ConfirmedPublisher:
         self._stop.set()
         self._thread.join(timeout=60)
 
-    def _run(self) -> None:
-        deadline = time.monotonic() + self.max_seconds
+    def running(self) -> bool:
+        return not self._stop.is_set() and time.monotonic() < self._deadline
+
+    def pause(self, seconds: float) -> None:
+        self._stop.wait(seconds)
+
+    def run(self) -> None:
+        raise NotImplementedError
+
+
+class ConfirmedPublisher(BackgroundClient):
+    """Publish numbered persistent messages to a quorum queue, each waiting for
+    the broker's confirm; on a connection error, reconnect to the next of
+    ``nodes``. ``confirmed`` holds the bodies the broker confirmed."""
+
+    def __init__(self, cluster: Cluster, queue: str, nodes: list[str]) -> None:
+        super().__init__()
+        self.cluster, self.queue, self.nodes = cluster, queue, nodes
+        self.confirmed: list[str] = []
+        self.errors: list[str] = []
+
+    def run(self) -> None:
         attempt, number = 0, 0
-        while not self._stop.is_set() and time.monotonic() < deadline:
+        while self.running():
             node = self.nodes[attempt % len(self.nodes)]
             try:
                 with _amqp(self.cluster, node) as conn:
                     channel = conn.channel()
                     channel.confirm_delivery()
                     channel.queue_declare(self.queue, durable=True, arguments={"x-queue-type": "quorum"})
-                    while not self._stop.is_set() and time.monotonic() < deadline:
+                    while self.running():
                         body = str(number)
                         channel.basic_publish("", self.queue, body.encode(), pika.BasicProperties(delivery_mode=2))
                         self.confirmed.append(body)
@@ -96,7 +115,7 @@ class ConfirmedPublisher:
                 self.errors.append(f"{node}: {type(exc).__name__}: {exc}")
                 attempt += 1
                 number += 1  # the unconfirmed message may or may not be stored: never reuse its body
-                self._stop.wait(0.5)
+                self.pause(0.5)
 
     def wait_for_confirms(self, count: int, timeout: float = 120) -> None:
         target = len(self.confirmed) + count
@@ -152,34 +171,24 @@ def write_rows(cluster: Cluster, count: int) -> None:
         raise TestbedError(f"rows written through the VIP landed on several writers: {writers}")
 
 
-class CommitStream:
-    """Commit numbered rows through the VIP in a thread, reconnecting on any error.
+class CommitStream(BackgroundClient):
+    """Commit numbered rows through the VIP, reconnecting on any error.
 
     ``committed`` holds (id, writer host name, time) of every commit the server
     acknowledged; a commit whose outcome is unknown is retried (idempotently).
     """
 
-    def __init__(self, cluster: Cluster, table: str, max_seconds: float = 300) -> None:
-        self.cluster, self.table, self.max_seconds = cluster, table, max_seconds
+    def __init__(self, cluster: Cluster, table: str) -> None:
+        super().__init__()
+        self.cluster, self.table = cluster, table
         self.password = probe_account(cluster)
         cluster.sql("ctrl-1", f"CREATE TABLE IF NOT EXISTS {PROBE_DB}.{table} (id INT PRIMARY KEY)")
         self.committed: list[tuple[int, str, float]] = []
         self.errors: list[str] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def __enter__(self) -> CommitStream:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=30)
-
-    def _run(self) -> None:
-        deadline = time.monotonic() + self.max_seconds
+    def run(self) -> None:
         conn, next_id = None, 0
-        while not self._stop.is_set() and time.monotonic() < deadline:
+        while self.running():
             try:
                 if conn is None:
                     conn = connect_vip(self.cluster, self.password)
@@ -195,7 +204,7 @@ class CommitStream:
                 if conn is not None:
                     conn.close()
                 conn = None
-                self._stop.wait(0.2)
+                self.pause(0.2)
         if conn is not None:
             conn.close()
 
@@ -214,30 +223,17 @@ def wait_until(condition: Callable[[], bool], timeout: float, interval: float = 
     return time.monotonic()
 
 
-class RequestStream:
-    """GET ``url`` from this host every ``interval`` seconds in a thread, recording each outcome.
+class RequestStream(BackgroundClient):
+    """GET ``url`` from this host every ``interval`` seconds, recording each outcome."""
 
-    Bounded: it stops at the end of the ``with`` block or after ``max_seconds``.
-    """
-
-    def __init__(self, url: str, interval: float = 0.05, timeout: float = 2.0, max_seconds: float = 300) -> None:
-        self.url, self.interval, self.timeout, self.max_seconds = url, interval, timeout, max_seconds
+    def __init__(self, url: str, interval: float = 0.05, timeout: float = 2.0) -> None:
+        super().__init__()
+        self.url, self.interval, self.timeout = url, interval, timeout
         #: (started, finished, error or None) of every request, in order
         self.outcomes: list[tuple[float, float, str | None]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def __enter__(self) -> RequestStream:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=self.timeout + 5)
-
-    def _run(self) -> None:
-        deadline = time.monotonic() + self.max_seconds
-        while not self._stop.is_set() and time.monotonic() < deadline:
+    def run(self) -> None:
+        while self.running():
             started = time.monotonic()
             error = None
             try:
@@ -246,7 +242,7 @@ class RequestStream:
             except (OSError, urllib.error.URLError) as exc:
                 error = f"{type(exc).__name__}: {exc}"
             self.outcomes.append((started, time.monotonic(), error))
-            self._stop.wait(self.interval)
+            self.pause(self.interval)
 
     @property
     def sent(self) -> int:

@@ -1,0 +1,8 @@
+{#- After a full outage: publish this node's Galera facts with the position
+    `mariadbd --wsrep-recover` finds (stopped nodes holding data) to the mine,
+    for prereqos.galera.recover. Changes no configuration; runs under test=True. #}
+
+prereqos-galera-recovery-facts-published:
+  galera_cluster.published:
+    - name: prereqos_galera_recovery
+    - mine_function: galera_cluster.recovery_facts

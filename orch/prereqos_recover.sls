@@ -1,0 +1,53 @@
+{#- Recover the Galera cluster after a full outage (every node stopped):
+      salt-run state.orchestrate orch.prereqos_recover [pillar=<JSON setting prereqos:galera:recover_from>]
+    1. sync our modules; 2. every controller publishes its grastate.dat and
+    the position `mariadbd --wsrep-recover` finds; 3. every controller
+    computes the same choice, only the chosen one bootstraps, and the comment
+    says what was chosen and why (or why it refuses: a node unreachable,
+    data of different clusters, ... then name the node in
+    prereqos:galera:recover_from); 4. the steps of orch.prereqos (included):
+    the others join one at a time, RabbitMQ is checked as a cluster, the
+    final health gate. #}
+{%- set site = pillar.get("prereqos") or {} %}
+{%- set controllers = site.get("controllers") or [] %}
+{%- if not controllers or not site.get("bootstrap") %}
+{{ raise("orch.prereqos_recover: the master sees no prereqos:controllers/bootstrap pillar. "
+          ~ "Assign the site pillar to the master as well (top.sls: '*').") }}
+{%- endif %}
+{%- set ids = controllers | map(attribute="id") | list %}
+{%- set forward = {"prereqos": site} %}
+
+include:
+  - orch.prereqos
+
+{#- An unreachable controller does not stop the recovery steps: it counts
+    as unknown, and the recovery refuses unless recover_from names a node. #}
+prereqos-recover-sync-modules:
+  salt.state:
+    - tgt: {{ ids | json }}
+    - tgt_type: list
+    - sls: prereqos.sync
+    - pillar: {{ forward | json }}
+    - expect_minions: false
+
+prereqos-recover-survey:
+  salt.state:
+    - tgt: {{ ids | json }}
+    - tgt_type: list
+    - sls: prereqos.galera.recover_survey
+    - pillar: {{ forward | json }}
+    - expect_minions: false
+    - require:
+      - salt: prereqos-recover-sync-modules
+
+prereqos-recover-bootstrap:
+  salt.state:
+    - tgt: {{ ids | json }}
+    - tgt_type: list
+    - sls: prereqos.galera.recover
+    - pillar: {{ forward | json }}
+    - expect_minions: false
+    - require:
+      - salt: prereqos-recover-survey
+    - require_in:
+      - salt: prereqos-sync-modules
