@@ -44,7 +44,7 @@ PS_SAMPLER_START = (
 )
 PS_SAMPLER_STOP = "kill $(cat /root/ps-sampler.pid) 2>/dev/null || true; sort -u /root/ps-samples"
 # Journal units shown when a converge fails.
-DIAGNOSTIC_UNITS = ("salt-minion", "mariadb", "rabbitmq-server", "haproxy", "corosync", "pacemaker", "keepalived")
+DIAGNOSTIC_UNITS = ("mariadb", "rabbitmq-server", "haproxy", "corosync", "pacemaker", "keepalived", "salt-minion")
 
 
 class ConvergeError(TestbedError):
@@ -136,12 +136,13 @@ class Cluster:
         return run
 
     def diagnostics(self) -> str:
-        """Failed units and recent journal lines of every controller."""
+        """Failed units and, per daemon, its last journal lines on every controller."""
         parts = []
         for node in self.running_controllers():
             failed = self.tb.exec(node, ["systemctl", "--failed", "--no-legend"], timeout=30).stdout.strip()
-            journal = self.tb.journal(node, DIAGNOSTIC_UNITS, lines=30)
-            parts.append(f"=== {node}: failed units: {failed or 'none'}\n{journal}")
+            parts.append(f"=== {node}: failed units: {failed or 'none'}")
+            for unit in DIAGNOSTIC_UNITS:
+                parts.append(f"--- {unit}\n{self.tb.journal(node, [unit], lines=8)}")
         return "\n".join(parts)
 
     def running_controllers(self) -> list[str]:

@@ -282,7 +282,7 @@ class Testbed:
         with _timed(self.timings, "systemd"):
             for name in self.nodes:
                 self.wait_systemd(name)
-                self._writable_sysctls(name)
+                self._check_writable_sysctls(name)
             for name in self.nodes:
                 self._discover_interfaces(name)
         with _timed(self.timings, "salt keys"):
@@ -594,7 +594,7 @@ class Testbed:
         """
         self._container(node).start()
         self.wait_systemd(node)
-        self._writable_sysctls(node)
+        self._check_writable_sysctls(node)
         before = dict(self.nodes[node].interfaces)
         self._discover_interfaces(node)
         if self.nodes[node].interfaces != before:
@@ -616,11 +616,13 @@ class Testbed:
         except KeyError:
             raise TestbedError(f"no node {node!r} in this test bed ({sorted(self.nodes)})") from None
 
-    def _writable_sysctls(self, node: str) -> None:
-        """Make /proc/sys writable, as on a host, so the formula's sysctls apply
-        (docker mounts it read-only; net.* is per network namespace, so the
-        host's own values are not touched)."""
-        self.exec(node, ["mount", "-o", "remount,rw", "/proc/sys"], timeout=30, check=True)
+    def _check_writable_sysctls(self, node: str) -> None:
+        """/proc/sys must be writable, as on a host, so the formula's sysctls apply
+        at once and at every boot (the image's prereqos-testbed-procsys.service
+        remounts it before systemd-sysctl; net.* is per network namespace)."""
+        options = self.exec(node, ["findmnt", "-no", "OPTIONS", "/proc/sys"], timeout=30, check=True).stdout
+        if "rw" not in options.split(","):
+            raise TestbedError(f"/proc/sys is read-only in {node} ({options.strip()}){self._diagnostics(node)}")
 
     def _discover_interfaces(self, node: str) -> None:
         """Record which interface inside ``node`` carries each network's address."""

@@ -23,7 +23,9 @@ from tests.testbed.cluster import Cluster
 from tests.testbed.site import HOSTNAME_PORT
 
 _tables = itertools.count(1)
-APACHE_NO_RESTART = "/run/systemd/system/apache2.service.d/prereqos-test-no-restart.conf"
+# A runtime drop-in (/run is a tmpfs: written from inside the node, not by docker).
+NO_RESTART_DIR = "/run/systemd/system/apache2.service.d"
+APACHE_NO_RESTART = f"{NO_RESTART_DIR}/prereqos-test-no-restart.conf"
 
 
 @dataclass
@@ -59,10 +61,11 @@ def vip_failover(cluster: Cluster, network: str = "api") -> VipFailover:
     """Power off the holder of ``network``'s VIP under a stream of requests through it."""
     vip = cluster.site["networks"][network]["vip"]
     holder = cluster.vip_holders()[network][0]
-    with RequestStream(f"http://{vip}:{HOSTNAME_PORT}/") as stream:
+    # Short timeouts, new connections: the first request that succeeds shows the VIP is back.
+    with RequestStream(f"http://{vip}:{HOSTNAME_PORT}/", timeout=1.0) as stream:
         stream.wait_for_success()
-        killed_at = time.monotonic()
         cluster.tb.kill(holder)
+        killed_at = _gone(cluster, holder)
         back_at = stream.first_success_after(killed_at, timeout=90)
     result = VipFailover(holder, cluster.vip_holders()[network], back_at - killed_at, vip_failover_bound(cluster))
     cluster.tb.start(holder)
@@ -79,10 +82,11 @@ def backend_failure(cluster: Cluster, victim: str = "ctrl-2") -> BackendFailure:
     vip = cluster.site["networks"]["srv"]["vip"]
     check = {"inter": "2s", "fall": 3, **cluster.site["haproxy"].get("check", {})}
     bound = float(str(check["inter"]).rstrip("s")) * int(check["fall"])
-    cluster.tb.write_file(victim, APACHE_NO_RESTART, "[Service]\nRestart=no\n")
+    cluster.tb.sh(victim, f"mkdir -p {NO_RESTART_DIR} && printf '[Service]\\nRestart=no\\n' > {APACHE_NO_RESTART}")
     cluster.tb.exec(victim, ["systemctl", "daemon-reload"], check=True)
     try:
-        with RequestStream(f"http://{vip}:{HOSTNAME_PORT}/") as stream:
+        # A client's usual patience: HAProxy retries a refused connection (1 s apart) before it redispatches.
+        with RequestStream(f"http://{vip}:{HOSTNAME_PORT}/", timeout=10.0) as stream:
             stream.wait_for_success()
             killed_at = time.monotonic()
             cluster.tb.exec(victim, ["systemctl", "kill", "--signal=KILL", "apache2"], check=True)
@@ -102,8 +106,8 @@ def writer_failover(cluster: Cluster) -> WriterFailover:
     with CommitStream(cluster, table) as stream:
         stream.wait_for_commits(20)
         writer = stream.committed[-1][1]
-        killed_at = time.monotonic()
         cluster.tb.kill(writer)
+        killed_at = _gone(cluster, writer)
         stream.wait_for_commits(20)
     before = [t for _, _, t in stream.committed if t < killed_at]
     after = [(host, t) for _, host, t in stream.committed if t > killed_at]
@@ -125,6 +129,11 @@ def writer_failover(cluster: Cluster) -> WriterFailover:
         missing_after_rejoin=missing(cluster.controllers),
         cluster_sizes={node: wsrep(cluster, node, "wsrep_cluster_size") for node in cluster.controllers},
     )
+
+
+def _gone(cluster: Cluster, node: str) -> float:
+    """When the powered-off ``node`` is really gone: it may still answer while it dies."""
+    return wait_until(lambda: not cluster.tb.is_running(node), 30, interval=0.01)
 
 
 def stored_ids(cluster: Cluster, node: str, table: str) -> set[int]:

@@ -1,0 +1,142 @@
+"""Failures and bad input on the converged cluster: nothing may be lost or changed.
+
+Runs after test_converge.py on the same test bed (``make test-failover``
+alone converges its own). Ordered from harmless to destructive.
+"""
+
+from __future__ import annotations
+
+import stat
+
+import pytest
+
+from tests.badpillars import BAD_PILLARS, bad_pillar
+from tests.testbed import orchestration
+from tests.testbed.clients import (
+    ConfirmedPublisher,
+    drain,
+    wait_until,
+)
+from tests.testbed.cluster import Cluster
+from tests.testbed.harness import TestbedError
+
+pytestmark = pytest.mark.failover
+
+# path -> (mode, owner:group); the files holding secrets, and who may read them
+SECRET_FILES = {
+    "/var/lib/rabbitmq/.erlang.cookie": (0o400, "rabbitmq:rabbitmq"),
+    "/etc/mysql/mariadb.conf.d/99-prereqos-sst.cnf": (0o600, "mysql:mysql"),
+    "/root/admin-openrc": (0o600, "root:root"),
+}
+PACEMAKER_SECRET_FILES = {"/etc/corosync/authkey": (0o400, "root:root")}
+# Logs a secret must never reach, on every controller and on the master.
+LOGS = ("/var/log/salt/minion", "/var/log/salt/master")
+
+
+# ---------------------------------------------------------------- security
+
+
+def secret_values(cluster: Cluster) -> list[str]:
+    """Every secret of the site pillar, as text."""
+    values = []
+    for value in cluster.site["secrets"].values():
+        values.extend(value.values() if isinstance(value, dict) else [value])
+    return [str(v) for v in values if v]
+
+
+def test_secret_files_have_strict_modes_and_owners(cluster: Cluster) -> None:
+    files = SECRET_FILES | (PACEMAKER_SECRET_FILES if cluster.vip_manager == "pacemaker" else {})
+    for node in cluster.controllers:
+        for path, (mode, owner) in files.items():
+            out = cluster.tb.exec(node, ["stat", "-c", "%f %U:%G", path], check=True).stdout.split()
+            assert (stat.S_IMODE(int(out[0], 16)), out[1]) == (mode, owner), (node, path, out)
+
+
+@pytest.mark.parametrize("cluster", ["pacemaker"], indirect=True)
+def test_corosync_runs_encrypted(cluster: Cluster) -> None:
+    for node in cluster.controllers:
+        for key, value in (("totem.crypto_cipher", "aes256"), ("totem.crypto_hash", "sha256")):
+            out = cluster.tb.exec(node, ["corosync-cmapctl", "-g", key], check=True).stdout
+            assert out.strip().endswith(f"= {value}"), (node, out)
+
+
+def test_nothing_listens_on_a_wildcard_address(cluster: Cluster) -> None:
+    """Every TCP/UDP listener binds a node, VIP or loopback address."""
+    for node in cluster.controllers:
+        out = cluster.tb.exec(node, ["ss", "-Hlntup"], check=True).stdout
+        wildcard = [line for line in out.splitlines() if line.split()[4].rsplit(":", 1)[0] in ("*", "0.0.0.0", "[::]")]
+        assert not wildcard, f"{node}:\n" + "\n".join(wildcard)
+
+
+def test_no_secret_in_process_lists_logs_or_returns(cluster: Cluster) -> None:
+    secrets = secret_values(cluster)
+    assert len(secrets) >= 6
+    places: dict[str, str] = {}
+    for name, run in cluster.runs.items():
+        places[f"orchestration return ({name})"] = run.raw
+        places[f"process list during the {name} run"] = run.processes
+    for node in [*cluster.controllers, "master"]:
+        places[f"{node} journal"] = cluster.tb.exec(node, ["journalctl", "--no-pager", "-q"], timeout=120).stdout
+        for log in LOGS:
+            places[f"{node} {log}"] = cluster.tb.exec(node, ["cat", log]).stdout
+    assert any(run.processes for run in cluster.runs.values()), "no process list was captured"
+    leaks = [f"{place}: secret #{i}" for place, text in places.items() for i, s in enumerate(secrets) if s in text]
+    assert not leaks, leaks
+
+
+# ---------------------------------------------------------------- bad input
+
+
+# Validation does not depend on the VIP manager: one test bed runs it.
+@pytest.mark.parametrize("cluster", ["pacemaker"], indirect=True)
+def test_bad_pillars_stop_the_run_before_any_change(cluster: Cluster) -> None:
+    good = cluster.pillar
+    units = cluster.units()
+    configs = cluster.checksums()
+    try:
+        for case in sorted(BAD_PILLARS):
+            pillar, message = bad_pillar(case, good)
+            cluster.tb.write_pillar(pillar)
+            run = cluster.orchestrate()
+            text = "\n".join(orchestration.failures(run.steps))
+            assert run.rc != 0 and message in text, (case, text[-2000:])
+            assert run.changed == {}, (case, run.changed)
+            ran = [s.id for s in run.steps if s.result is not False and s.id != "prereqos-sync-modules"]
+            assert not ran, (case, ran)
+    finally:
+        cluster.tb.write_pillar(good)
+    assert cluster.units() == units
+    assert cluster.checksums() == configs
+
+
+# ---------------------------------------------------------------- node and service failures
+
+
+def test_rabbitmq_node_death_loses_no_confirmed_message(cluster: Cluster) -> None:
+    """Kill a node while a client publishes persistent, confirmed messages to a quorum queue."""
+    queue = f"prereqos-failover-{cluster.vip_manager}"
+    victim = "ctrl-3"
+    with ConfirmedPublisher(cluster, queue, nodes=["ctrl-1", "ctrl-2"]) as publisher:
+        publisher.wait_for_confirms(200)
+        cluster.tb.kill(victim)
+        publisher.wait_for_confirms(200)
+    confirmed = set(publisher.confirmed)
+    consumed = set(drain(cluster, "ctrl-2", queue))
+    print(f"\n[{cluster.vip_manager}] {victim} killed: {len(confirmed)} confirmed, {len(consumed)} consumed")
+    assert confirmed <= consumed, sorted(confirmed - consumed)[:10]
+    cluster.tb.start(victim)
+    expected = sorted(f"rabbit@{node}" for node in cluster.controllers)
+    # RabbitMQ starts at boot and rejoins by itself; MariaDB waits for the orchestration.
+    wait_until(lambda: rabbit_running(cluster, victim) == expected, 180)
+    rejoin = cluster.converge()
+    assert not [sid for ids in rejoin.changed.values() for sid in ids if "rabbitmq" in sid], rejoin.changed
+    run = cluster.converge()
+    assert run.changed == {}, run.changed
+
+
+def rabbit_running(cluster: Cluster, node: str) -> list[str]:
+    """The running nodes ``node`` sees, sorted; none while its RabbitMQ is not up."""
+    try:
+        return sorted(cluster.rabbitmqctl(node, "cluster_status")["running_nodes"])
+    except (TestbedError, ValueError):
+        return []
