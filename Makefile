@@ -16,13 +16,15 @@ CHECKER_PKGS := haproxy keepalived corosync apache2 libapache2-mod-wsgi-py3 liba
 TESTBED_PKGS := docker.io mmdebstrap
 
 .PHONY: help venv host-checkers docker-engine images demo demo-down \
-        test test-unit test-render test-cluster test-failover test-live lint clean
+        test test-unit test-render test-cluster test-failover test-live lint bench bench-render clean
 
 help:
 	@echo "make demo          converge a local 3-controller demo cluster (VIP_MANAGER=pacemaker|keepalived)"
 	@echo "make demo-down     remove the demo cluster"
 	@echo "make test          every tier: lint, unit, render, then cluster + failover on shared test beds"
 	@echo "make test-unit | test-render | test-cluster | test-failover | lint"
+	@echo "make bench         converge, re-run, failover and render figures -> bench/results.json, bench/results.md"
+	@echo "make bench-render  the render-scale figures only (seconds, no test bed)"
 
 $(STAMPS):
 	@mkdir -p $@
@@ -78,6 +80,13 @@ test-failover: images
 
 test-live: images
 	$(PYTEST) tests/cluster
+
+# Figures, not tests: a fresh test bed per VIP manager (about 45 minutes).
+bench: images
+	$(PY) -m bench.run
+
+bench-render: venv
+	$(PY) -m bench.run --only render
 
 test: lint test-unit test-render test-live
 

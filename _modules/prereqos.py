@@ -526,7 +526,10 @@ def validate(config: dict, raw: dict, defaults: dict) -> list[str]:
 # ---------------------------------------------------------------- deriving
 def _check_line(service: dict, check_port: int, defaults: dict) -> dict:
     check = {"kind": "http", "path": "/", "expect": "status 200", **(service.get("check") or {})}
-    server = f"check inter {defaults['inter']} rise {defaults['rise']} fall {defaults['fall']}"
+    server = (
+        f"check inter {defaults['inter']} fastinter {defaults['fastinter']} "
+        f"rise {defaults['rise']} fall {defaults['fall']}"
+    )
     if check["kind"] == "galera":
         server += f" port {check_port}"
     return {**check, "server": server}

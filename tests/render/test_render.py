@@ -180,3 +180,28 @@ def test_bad_pillar_stops_the_render_with_its_key(renderers, case):
     with pytest.raises(RenderError) as error:
         renderers["ctrl-1"].sls("prereqos.preflight", pillar)
     assert message in str(error.value)
+
+
+def installs(high: dict) -> list[tuple[str, list[str], bool]]:
+    """``(state id, packages, install_recommends)`` of every pkg.installed in high data."""
+    out = []
+    for sid, body in high.items():
+        for arg in body.get("pkg", []):
+            if isinstance(arg, dict) and "pkgs" in arg:
+                args = {k: v for a in body["pkg"] if isinstance(a, dict) for k, v in a.items()}
+                out.append((sid, args["pkgs"], args.get("install_recommends", True)))
+    return out
+
+
+def test_packages_install_without_recommends_and_fence_agents_only_with_fencing(renderers, variants):
+    high = renderers["ctrl-1"].sls("prereqos", variants["example"])
+    found = installs(high)
+    assert len(found) >= 6 and all(recommends is False for _, _, recommends in found), found
+    assert not any("fence-agents" in pkgs for _, pkgs, _ in found)
+    pillar = example()
+    site(pillar)["pacemaker"]["stonith"] = {
+        "enabled": True,
+        "devices": {"fence-ctrl-1": {"agent": "stonith:fence_ipmilan", "params": {"pcmk_host_list": "ctrl-1"}}},
+    }
+    pacemaker = dict((sid, pkgs) for sid, pkgs, _ in installs(renderers["ctrl-1"].sls("prereqos.ha", pillar)))
+    assert "fence-agents" in pacemaker["prereqos-pacemaker-installed"]

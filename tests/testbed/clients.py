@@ -292,10 +292,21 @@ def vip_failover_bound(cluster: Cluster) -> float:
 
     keepalived (VRRPv3): master down interval = 3 x advert_int + skew, skew <=
     advert_int. pacemaker: corosync declares the node lost after token +
-    consensus (1.2 x token); pacemaker then moves the resource.
+    consensus, as the running corosync computed them (token grows by
+    token_coefficient per node above two); pacemaker then moves the resource.
     """
     if cluster.vip_manager == "keepalived":
         advert = float(cluster.site.get("keepalived", {}).get("advert_int", 1))
         return 4 * advert
-    token_s = float(cluster.site.get("pacemaker", {}).get("token", 3000)) / 1000
-    return token_s + 1.2 * token_s
+    node = cluster.running_controllers()[0]
+    total_ms = 0
+    for key in ("runtime.config.totem.token", "runtime.config.totem.consensus"):
+        out = cluster.tb.exec(node, ["corosync-cmapctl", "-g", key], timeout=30, check=True).stdout
+        total_ms += int(out.rsplit("=", 1)[1])
+    return total_ms / 1000
+
+
+def health_check_bound(cluster: Cluster) -> float:
+    """Seconds HAProxy's health checks take to mark a dead server DOWN: inter x fall."""
+    check = {"inter": "2s", "fall": 3, **cluster.site["haproxy"].get("check", {})}
+    return float(str(check["inter"]).rstrip("s")) * int(check["fall"])

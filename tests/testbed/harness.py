@@ -585,21 +585,24 @@ class Testbed:
         """Shut ``node`` down cleanly (systemd stops every unit)."""
         self._container(node).stop(timeout=timeout)
 
-    def start(self, node: str, *, wait_salt: bool = True) -> None:
-        """Boot ``node`` again after :meth:`kill` or :meth:`stop`.
+    def start(self, *nodes: str, wait_salt: bool = True) -> None:
+        """Boot ``nodes`` again after :meth:`kill` or :meth:`stop`, all at once
+        (as when power comes back: a RabbitMQ node's boot waits for its peers).
 
         Waits for systemd and, for a controller when ``wait_salt``, for its
         minion to answer ``test.ping`` (the master's, for the master).
         """
-        self._container(node).start()
-        self.wait_systemd(node)
-        self._check_writable_sysctls(node)
-        before = dict(self.nodes[node].interfaces)
-        self._discover_interfaces(node)
-        if self.nodes[node].interfaces != before:
-            raise TestbedError(f"{node} came back with other interfaces: {self.nodes[node].interfaces} != {before}")
+        for node in nodes:
+            self._container(node).start()
+        for node in nodes:
+            self.wait_systemd(node)
+            self._check_writable_sysctls(node)
+            before = dict(self.nodes[node].interfaces)
+            self._discover_interfaces(node)
+            if self.nodes[node].interfaces != before:
+                raise TestbedError(f"{node} came back with other interfaces: {self.nodes[node].interfaces} != {before}")
         if wait_salt:
-            self.wait_minions([node] if node != MASTER else self.controllers)
+            self.wait_minions([n for n in nodes if n != MASTER] or self.controllers)
 
     def is_running(self, node: str) -> bool:
         """Whether ``node``'s container is running."""

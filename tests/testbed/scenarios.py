@@ -16,6 +16,7 @@ from tests.testbed.clients import (
     CommitStream,
     RequestStream,
     backend_status,
+    health_check_bound,
     vip_failover_bound,
     wait_until,
 )
@@ -80,8 +81,6 @@ def backend_failure(cluster: Cluster, victim: str = "ctrl-2") -> BackendFailure:
     drop-in keeps it dead until the measure is taken.
     """
     vip = cluster.site["networks"]["srv"]["vip"]
-    check = {"inter": "2s", "fall": 3, **cluster.site["haproxy"].get("check", {})}
-    bound = float(str(check["inter"]).rstrip("s")) * int(check["fall"])
     cluster.tb.sh(victim, f"mkdir -p {NO_RESTART_DIR} && printf '[Service]\\nRestart=no\\n' > {APACHE_NO_RESTART}")
     cluster.tb.exec(victim, ["systemctl", "daemon-reload"], check=True)
     try:
@@ -97,7 +96,7 @@ def backend_failure(cluster: Cluster, victim: str = "ctrl-2") -> BackendFailure:
         cluster.tb.exec(victim, ["systemctl", "daemon-reload"], check=True)
         cluster.tb.exec(victim, ["systemctl", "restart", "apache2"], check=True)
     wait_until(lambda: backend_status(cluster, "hostname", victim).startswith("UP"), 60)
-    return BackendFailure(victim, stream.sent, stream.failed, down_at - killed_at, bound)
+    return BackendFailure(victim, stream.sent, stream.failed, down_at - killed_at, health_check_bound(cluster))
 
 
 def writer_failover(cluster: Cluster) -> WriterFailover:

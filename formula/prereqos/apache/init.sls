@@ -6,6 +6,7 @@
 prereqos-apache-installed:
   pkg.installed:
     - pkgs: {{ prereqos.lookup.pkgs.apache | json }}
+    - install_recommends: {{ prereqos.lookup.install_recommends }}
 
 prereqos-apache-config:
   file.managed:

@@ -7,6 +7,7 @@
 prereqos-buildenv-packages:
   pkg.installed:
     - pkgs: {{ buildenv.packages | json }}
+    - install_recommends: {{ prereqos.lookup.install_recommends }}
 
 prereqos-buildenv-venv:
   cmd.run:

@@ -8,6 +8,7 @@
 prereqos-galera-installed:
   pkg.installed:
     - pkgs: {{ prereqos.lookup.pkgs.galera | json }}
+    - install_recommends: {{ prereqos.lookup.install_recommends }}
 
 {#- MariaDB does not start at boot: after a reboot orch.prereqos rejoins the
     node, after a full outage orch.prereqos_recover picks who bootstraps; a

@@ -11,6 +11,7 @@ prereqos-ha-nonlocal-bind:
 prereqos-haproxy-installed:
   pkg.installed:
     - pkgs: {{ prereqos.lookup.pkgs.haproxy | json }}
+    - install_recommends: {{ prereqos.lookup.install_recommends }}
 
 {%- if prereqos.tls_enabled %}
 

@@ -8,6 +8,7 @@ include:
 prereqos-keepalived-installed:
   pkg.installed:
     - pkgs: {{ prereqos.lookup.pkgs.keepalived | json }}
+    - install_recommends: {{ prereqos.lookup.install_recommends }}
 
 prereqos-keepalived-config:
   file.managed:

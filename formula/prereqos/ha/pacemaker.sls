@@ -3,12 +3,15 @@
 {%- from "prereqos/map.jinja" import prereqos with context %}
 {%- set paths = prereqos.lookup.paths %}
 
+{%- set fencing = prereqos.lookup.pkgs.fencing if prereqos.pacemaker.stonith.enabled else [] %}
+
 include:
   - prereqos.ha.haproxy
 
 prereqos-pacemaker-installed:
   pkg.installed:
-    - pkgs: {{ prereqos.lookup.pkgs.pacemaker | json }}
+    - pkgs: {{ (prereqos.lookup.pkgs.pacemaker + fencing) | json }}
+    - install_recommends: {{ prereqos.lookup.install_recommends }}
 
 {#- Create the key file 0400 first, so the key is never readable by others. #}
 prereqos-corosync-authkey-file:

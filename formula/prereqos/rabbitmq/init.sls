@@ -26,6 +26,7 @@ prereqos-rabbitmq-systemd-reload:
 prereqos-rabbitmq-installed:
   pkg.installed:
     - pkgs: {{ prereqos.lookup.pkgs.rabbitmq | json }}
+    - install_recommends: {{ prereqos.lookup.install_recommends }}
     - require:
       - cmd: prereqos-rabbitmq-systemd-reload
 

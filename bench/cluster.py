@@ -1,0 +1,112 @@
+"""Cluster figures: converge, re-run and failovers on a real test bed per VIP manager.
+
+Each VIP manager gets a fresh test bed (ctrl-1..3 and a Salt master) that the
+real ``orch.prereqos`` converges; the failures are the failover tier's
+scenarios (tests/testbed/scenarios.py), repeated ``trials`` times.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from typing import Any
+
+from tests.testbed import scenarios
+from tests.testbed.clients import health_check_bound, vip_failover_bound
+from tests.testbed.cluster import Cluster, Run, converged
+
+# The fast keepalived profile: VRRPv3 adverts every 250 ms (RFC 5798 centiseconds).
+FAST_ADVERT_INT = 0.25
+# The Galera write outage may last the health check's inter x fall and one more second.
+WRITER_SLACK_S = 1.0
+# Seconds of quiet during which a VIP must not move (the fast profile must not flap).
+FLAP_WATCH_S = 60
+
+
+def summary(samples: list[float]) -> dict[str, Any]:
+    """Median, [min, max] and the samples themselves."""
+    return {"median": statistics.median(samples), "spread": [min(samples), max(samples)], "samples": samples}
+
+
+def slowest_states(run: Run, count: int = 8) -> list[str]:
+    """The slowest minion states of a run (the ones that changed something)."""
+    rows = [
+        (float(ret.get("duration") or 0) / 1000, minion, f"{step.id}/{sid}")
+        for step in run.steps
+        for minion, states in step.minion_states.items()
+        for sid, ret in states.items()
+    ]
+    return [f"{seconds:6.1f} s  {minion}  {sid}" for seconds, minion, sid in sorted(rows, reverse=True)[:count]]
+
+
+def measure_manager(manager: str, reruns: int, trials: int) -> dict[str, Any]:
+    """Every cluster figure for one VIP manager, on a fresh test bed."""
+    with converged(manager) as cluster:
+        cold = cluster.runs["cold"]
+        _log(manager, "slowest states of the cold run:\n" + "\n".join(slowest_states(cold)))
+        rerun_runs = [cluster.converge() for _ in range(reruns)]
+        out: dict[str, Any] = {
+            "converge_cold_s": cold.seconds,
+            "converge_steps_s": {step.id: step.duration_s for step in cold.steps},
+            "predict_fresh_s": cluster.runs["fresh-test"].seconds,
+            "converge_rerun_s": summary([run.seconds for run in rerun_runs]),
+            "rerun_ratio": statistics.median(run.seconds for run in rerun_runs) / cold.seconds,
+            "rerun_changes": max(sum(len(ids) for ids in run.changed.values()) for run in rerun_runs),
+        }
+        out["vip"] = _vip_trials(cluster, trials)
+        if manager == "keepalived":
+            out["vip_fast"] = _fast_profile(cluster, trials)
+        backend = [scenarios.backend_failure(cluster) for _ in range(max(1, trials // 2))]
+        _log(manager, "\n".join(map(str, backend)))
+        out["backend"] = {
+            "sent": sum(b.sent for b in backend),
+            "failed": sum(len(b.failed) for b in backend),
+            "mark_down_s": summary([b.mark_down_s for b in backend]),
+            "bound_s": backend[0].bound_s,
+        }
+        writer = [scenarios.writer_failover(cluster) for _ in range(max(1, trials // 2))]
+        _log(manager, "\n".join(map(str, writer)))
+        out["writer"] = {
+            "outage_s": summary([w.outage_s for w in writer]),
+            "bound_s": health_check_bound(cluster) + WRITER_SLACK_S,
+            "rows_lost": sum(sum(w.missing_on_survivors.values()) for w in writer)
+            + sum(sum(w.missing_after_rejoin.values()) for w in writer),
+            "committed": sum(w.committed for w in writer),
+        }
+        return out
+
+
+def _vip_trials(cluster: Cluster, trials: int) -> dict[str, Any]:
+    results = []
+    for trial in range(trials):
+        result = scenarios.vip_failover(cluster)
+        _log(cluster.vip_manager, f"VIP trial {trial + 1}/{trials}: {result}")
+        results.append(result)
+    return {"gap_s": summary([r.gap_s for r in results]), "bound_s": vip_failover_bound(cluster)}
+
+
+def _fast_profile(cluster: Cluster, trials: int) -> dict[str, Any]:
+    """keepalived with sub-second VRRPv3 adverts: does it hold still, how fast does it move."""
+    pillar = {"prereqos": {**cluster.site, "keepalived": {**cluster.site["keepalived"], "advert_int": FAST_ADVERT_INT}}}
+    cluster.write_pillar(pillar)
+    cluster.converge()
+    before = cluster.vip_holders()
+    time.sleep(FLAP_WATCH_S)  # a quiet period watched on purpose: any VIP move in it is a flap
+    transitions = _master_transitions(cluster, since=f"-{FLAP_WATCH_S}s")
+    out = _vip_trials(cluster, trials)
+    out.update({"advert_int": FAST_ADVERT_INT, "flaps": transitions, "held_still": before == cluster.vip_holders()})
+    return out
+
+
+def _master_transitions(cluster: Cluster, since: str) -> int:
+    """How many times a keepalived instance entered MASTER state in the window."""
+    argv = ["journalctl", "-u", "keepalived", "--since", since, "--no-pager", "-o", "cat"]
+    return sum(
+        cluster.tb.exec(node, argv, timeout=30).stdout.count("Entering MASTER STATE")
+        for node in cluster.running_controllers()
+    )
+
+
+def _log(manager: str, text: str) -> None:
+    print(f"[bench {manager}] {text}", file=sys.stderr, flush=True)

@@ -1,0 +1,159 @@
+"""`make bench`: converge, re-run, failover and render-scale figures.
+
+python -m bench.run [--only render|cluster] [--reruns N] [--trials N] [--rounds N]
+
+Writes bench/results.json (the figures, each with its samples) and
+bench/results.md (the table the README shows), and prints the table.
+Timings are noisy on small machines: every figure is a median with its
+spread, and each ratio is taken within one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from bench import cluster, render
+
+HERE = Path(__file__).resolve().parent
+RESULTS_JSON = HERE / "results.json"
+RESULTS_MD = HERE / "results.md"
+# The scalar figures describe the default VIP manager; the table shows both.
+DEFAULT_MANAGER = "pacemaker"
+MANAGERS = ("pacemaker", "keepalived")
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on."""
+    pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    return {"cpus": os.cpu_count(), "memory_gib": round(pages / 2**30), "kernel": platform.release()}
+
+
+def results(render_figures: dict[str, Any], managers: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The figures under the names users look up, with every detail kept alongside."""
+    out: dict[str, Any] = {"date": date.today().isoformat(), "machine": machine()}
+    if managers:
+        main = managers.get(DEFAULT_MANAGER) or next(iter(managers.values()))
+        writer_samples = [s for m in managers.values() for s in m["writer"]["outage_s"]["samples"]]
+        out.update(
+            {
+                "converge_cold_s": main["converge_cold_s"],
+                "converge_rerun_s": main["converge_rerun_s"]["median"],
+                "rerun_ratio": main["rerun_ratio"],
+                "rerun_changes": max(m["rerun_changes"] for m in managers.values()),
+                "backend_failure_failed_requests": sum(m["backend"]["failed"] for m in managers.values()),
+                "galera_write_outage_s": statistics.median(writer_samples),
+            }
+        )
+        for name, figures in managers.items():
+            out[f"vip_failover_{name}_s"] = figures["vip"]["gap_s"]["median"]
+            out[f"vip_bound_{name}_s"] = figures["vip"]["bound_s"]
+            if "vip_fast" in figures:
+                out[f"vip_failover_{name}_fast_s"] = figures["vip_fast"]["gap_s"]["median"]
+                out[f"vip_bound_{name}_fast_s"] = figures["vip_fast"]["bound_s"]
+        out["by_manager"] = managers
+    if render_figures:
+        out["render_s"] = {size: figures["total_s"] for size, figures in render_figures.items()}
+        out["render"] = render_figures
+    return out
+
+
+def _spread(summary: dict[str, Any]) -> str:
+    low, high = summary["spread"]
+    return f"{summary['median']:.1f} s ({low:.1f}-{high:.1f}, n={len(summary['samples'])})"
+
+
+def table(res: dict[str, Any]) -> str:
+    """The Markdown table of the README."""
+    lines = [
+        f"Measured {res['date']} on {res['machine']['cpus']} cores, {res['machine']['memory_gib']} GiB (`make bench`).",
+        "",
+    ]
+    managers = res.get("by_manager", {})
+    if managers:
+        names = list(managers)
+        lines += ["| figure | " + " | ".join(names) + " | target |", "|---|" + "---|" * len(names) + "---|"]
+
+        def row(label: str, cell: Any, target: str) -> None:
+            lines.append(f"| {label} | " + " | ".join(cell(managers[n]) for n in names) + f" | {target} |")
+
+        row("cold converge (3 fresh controllers)", lambda m: f"{m['converge_cold_s']:.0f} s", "< 300 s")
+        row("re-run, nothing changed", lambda m: _spread(m["converge_rerun_s"]), "")
+        row("re-run / cold", lambda m: f"{m['rerun_ratio']:.2f}", "<= 0.2")
+        row("changes on re-run", lambda m: str(m["rerun_changes"]), "0")
+        row(
+            "VIP failover: kill holder -> first request served",
+            lambda m: f"{_spread(m['vip']['gap_s'])}, bound {m['vip']['bound_s']:.2f} s",
+            "keepalived <= bound + 0.5 s",
+        )
+        if any("vip_fast" in m for m in managers.values()):
+            row(
+                "VIP failover, advert_int 0.25 (VRRPv3)",
+                lambda m: (
+                    f"{_spread(m['vip_fast']['gap_s'])}, bound {m['vip_fast']['bound_s']:.2f} s, "
+                    f"{m['vip_fast']['flaps']} flaps in {cluster.FLAP_WATCH_S} s"
+                    if "vip_fast" in m
+                    else "n/a"
+                ),
+                "no flap",
+            )
+        row(
+            "API backend killed: requests failed / sent",
+            lambda m: f"{m['backend']['failed']} / {m['backend']['sent']}",
+            "0 failed",
+        )
+        row(
+            "backend marked DOWN after",
+            lambda m: f"{_spread(m['backend']['mark_down_s'])}, interxfall {m['backend']['bound_s']:.0f} s",
+            "",
+        )
+        row(
+            "Galera writer killed: write outage",
+            lambda m: f"{_spread(m['writer']['outage_s'])}, {m['writer']['rows_lost']} rows lost",
+            f"<= {next(iter(managers.values()))['writer']['bound_s']:.0f} s, 0 lost",
+        )
+        lines.append("")
+    if "render" in res:
+        lines += ["| render (services x controllers) | whole tree | haproxy.cfg | lines |", "|---|---|---|---|"]
+        for size, figures in res["render"].items():
+            low, high = figures["total_spread_s"]
+            lines.append(
+                f"| {size.replace('x', ' x ')} | {figures['total_s']:.1f} s ({low:.1f}-{high:.1f}) | "
+                f"{1000 * figures['haproxy_s']:.0f} ms | {figures['haproxy_lines']} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=("render", "cluster"), help="measure one part only")
+    parser.add_argument("--managers", nargs="+", choices=MANAGERS, default=list(MANAGERS))
+    parser.add_argument("--reruns", type=int, default=3, help="re-runs after the cold converge")
+    parser.add_argument("--trials", type=int, default=5, help="VIP failover trials (half as many of the others)")
+    parser.add_argument("--rounds", type=int, default=5, help="renders per size")
+    args = parser.parse_args(argv)
+
+    render_figures = render.measure(args.rounds) if args.only != "cluster" else {}
+    managers = {}
+    if args.only != "render":
+        for manager in args.managers:
+            managers[manager] = cluster.measure_manager(manager, args.reruns, args.trials)
+    # A partial run (--only, --managers) keeps the other figures of the last full one.
+    previous = json.loads(RESULTS_JSON.read_text()) if RESULTS_JSON.exists() else {}
+    res = results(render_figures or previous.get("render", {}), {**previous.get("by_manager", {}), **managers})
+    RESULTS_JSON.write_text(json.dumps(res, indent=2, sort_keys=True) + "\n")
+    RESULTS_MD.write_text(table(res))
+    print(table(res))
+    print(f"written: {RESULTS_JSON.relative_to(Path.cwd())}, {RESULTS_MD.relative_to(Path.cwd())}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
