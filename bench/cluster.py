@@ -44,11 +44,13 @@ def measure_manager(manager: str, reruns: int, trials: int) -> dict[str, Any]:
     """Every cluster figure for one VIP manager, on a fresh test bed."""
     with converged(manager) as cluster:
         cold = cluster.runs["cold"]
-        _log(manager, "slowest states of the cold run:\n" + "\n".join(slowest_states(cold)))
+        slowest = slowest_states(cold)
+        _log(manager, "slowest states of the cold run:\n" + "\n".join(slowest))
         rerun_runs = [cluster.converge() for _ in range(reruns)]
         out: dict[str, Any] = {
             "converge_cold_s": cold.seconds,
             "converge_steps_s": {step.id: step.duration_s for step in cold.steps},
+            "converge_slowest_states": slowest,
             "predict_fresh_s": cluster.runs["fresh-test"].seconds,
             "converge_rerun_s": summary([run.seconds for run in rerun_runs]),
             "rerun_ratio": statistics.median(run.seconds for run in rerun_runs) / cold.seconds,

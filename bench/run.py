@@ -1,6 +1,7 @@
 """`make bench`: converge, re-run, failover and render-scale figures.
 
 python -m bench.run [--only render|cluster] [--reruns N] [--trials N] [--rounds N]
+python -m bench.run --report    # the table again, from bench/results.json
 
 Writes bench/results.json (the figures, each with its samples) and
 bench/results.md (the table the README shows), and prints the table.
@@ -120,36 +121,60 @@ def table(res: dict[str, Any]) -> str:
             f"<= {next(iter(managers.values()))['writer']['bound_s']:.0f} s, 0 lost",
         )
         lines.append("")
+        lines += ["| cold converge, per step | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+        steps = list(dict.fromkeys(step for m in managers.values() for step in m["converge_steps_s"]))
+        for step in steps:
+            cells = [
+                f"{m['converge_steps_s'][step]:.1f} s" if step in m["converge_steps_s"] else ""
+                for m in managers.values()
+            ]
+            lines.append(f"| {step} | " + " | ".join(cells) + " |")
+        lines.append("")
     if "render" in res:
-        lines += ["| render (services x controllers) | whole tree | haproxy.cfg | lines |", "|---|---|---|---|"]
+        lines += [
+            "| render (services x controllers) | whole tree | haproxy.cfg | its lines | ms per 100 lines |",
+            "|---|---|---|---|---|",
+        ]
         for size, figures in res["render"].items():
             low, high = figures["total_spread_s"]
             lines.append(
                 f"| {size.replace('x', ' x ')} | {figures['total_s']:.1f} s ({low:.1f}-{high:.1f}) | "
-                f"{1000 * figures['haproxy_s']:.0f} ms | {figures['haproxy_lines']} |"
+                f"{1000 * figures['haproxy_s']:.0f} ms | {figures['haproxy_lines']} | "
+                f"{figures['haproxy_ms_per_100_lines']:.1f} |"
             )
     return "\n".join(lines) + "\n"
+
+
+def save(render_figures: dict[str, Any] | None = None, managers: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Merge new figures into bench/results.json and rewrite bench/results.md."""
+    previous = json.loads(RESULTS_JSON.read_text()) if RESULTS_JSON.exists() else {}
+    res = results(render_figures or previous.get("render", {}), {**previous.get("by_manager", {}), **(managers or {})})
+    RESULTS_JSON.write_text(json.dumps(res, indent=2, sort_keys=True) + "\n")
+    RESULTS_MD.write_text(table(res))
+    return res
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=("render", "cluster"), help="measure one part only")
+    parser.add_argument("--report", action="store_true", help="only rewrite the table from bench/results.json")
     parser.add_argument("--managers", nargs="+", choices=MANAGERS, default=list(MANAGERS))
     parser.add_argument("--reruns", type=int, default=3, help="re-runs after the cold converge")
     parser.add_argument("--trials", type=int, default=5, help="VIP failover trials (half as many of the others)")
     parser.add_argument("--rounds", type=int, default=5, help="renders per size")
     args = parser.parse_args(argv)
+    if args.report:
+        RESULTS_MD.write_text(table(json.loads(RESULTS_JSON.read_text())))
+        print(RESULTS_MD.read_text())
+        return 0
 
-    render_figures = render.measure(args.rounds) if args.only != "cluster" else {}
-    managers = {}
+    # Each part is saved as soon as it is measured; a partial run (--only,
+    # --managers, or a failure) keeps the other figures of the last run.
+    if args.only != "cluster":
+        res = save(render_figures=render.measure(args.rounds))
     if args.only != "render":
         for manager in args.managers:
-            managers[manager] = cluster.measure_manager(manager, args.reruns, args.trials)
-    # A partial run (--only, --managers) keeps the other figures of the last full one.
-    previous = json.loads(RESULTS_JSON.read_text()) if RESULTS_JSON.exists() else {}
-    res = results(render_figures or previous.get("render", {}), {**previous.get("by_manager", {}), **managers})
-    RESULTS_JSON.write_text(json.dumps(res, indent=2, sort_keys=True) + "\n")
-    RESULTS_MD.write_text(table(res))
+            res = save(managers={manager: cluster.measure_manager(manager, args.reruns, args.trials)})
     print(table(res))
     print(f"written: {RESULTS_JSON.relative_to(Path.cwd())}, {RESULTS_MD.relative_to(Path.cwd())}", file=sys.stderr)
     return 0

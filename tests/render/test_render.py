@@ -205,3 +205,13 @@ def test_packages_install_without_recommends_and_fence_agents_only_with_fencing(
     }
     pacemaker = dict((sid, pkgs) for sid, pkgs, _ in installs(renderers["ctrl-1"].sls("prereqos.ha", pillar)))
     assert "fence-agents" in pacemaker["prereqos-pacemaker-installed"]
+
+
+def test_corosync_starts_once_with_our_config_and_key(renderers, variants):
+    """The key and corosync.conf are written before the package starts corosync: no restart on a fresh node."""
+    high = renderers["ctrl-1"].sls("prereqos.ha", variants["example"])
+    installed = high["prereqos-pacemaker-installed"]["pkg"]
+    requires = [r for arg in installed if isinstance(arg, dict) for r in arg.get("require", [])]
+    assert {"file": "prereqos-corosync-config"} in requires
+    config = {k: v for arg in high["prereqos-corosync-config"]["file"] if isinstance(arg, dict) for k, v in arg.items()}
+    assert config["makedirs"] is True and {"file": "prereqos-corosync-authkey"} in config["require"]

@@ -143,6 +143,9 @@ class Cluster:
             parts.append(f"=== {node}: failed units: {failed or 'none'}")
             for unit in DIAGNOSTIC_UNITS:
                 parts.append(f"--- {unit}\n{self.tb.journal(node, [unit], lines=8)}")
+            # systemd only says that rabbitmq-server failed; its own log says why.
+            rabbit_log = ["tail", "-n", "25", f"/var/log/rabbitmq/rabbit@{node}.log"]
+            parts.append(f"--- rabbit@{node}.log\n{self.tb.exec(node, rabbit_log, timeout=30).stdout}")
         return "\n".join(parts)
 
     def running_controllers(self) -> list[str]:

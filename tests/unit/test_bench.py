@@ -36,8 +36,20 @@ def manager(cold: float, reruns: list[float], gaps: list[float], bound: float, o
 
 
 RENDER = {
-    "10x3": {"total_s": 8.0, "total_spread_s": [7.9, 8.2], "haproxy_s": 0.1, "haproxy_lines": 209},
-    "200x9": {"total_s": 16.0, "total_spread_s": [15.0, 17.0], "haproxy_s": 0.2, "haproxy_lines": 4639},
+    "10x3": {
+        "total_s": 8.0,
+        "total_spread_s": [7.9, 8.2],
+        "haproxy_s": 0.1,
+        "haproxy_lines": 209,
+        "haproxy_ms_per_100_lines": 47.8,
+    },
+    "200x9": {
+        "total_s": 16.0,
+        "total_spread_s": [15.0, 17.0],
+        "haproxy_s": 0.2,
+        "haproxy_lines": 4639,
+        "haproxy_ms_per_100_lines": 4.3,
+    },
 }
 
 
@@ -67,4 +79,4 @@ def test_table_shows_both_managers_and_every_render_size() -> None:
     assert "| figure | pacemaker | target |" in text
     assert "| re-run / cold | 0.15 | <= 0.2 |" in text
     assert "10.0 s (10.0-10.0, n=1), bound 8.03 s" in text
-    assert "| 200 x 9 | 16.0 s (15.0-17.0) | 200 ms | 4639 |" in text
+    assert "| 200 x 9 | 16.0 s (15.0-17.0) | 200 ms | 4639 | 4.3 |" in text

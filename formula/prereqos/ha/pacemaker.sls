@@ -8,12 +8,10 @@
 include:
   - prereqos.ha.haproxy
 
-prereqos-pacemaker-installed:
-  pkg.installed:
-    - pkgs: {{ (prereqos.lookup.pkgs.pacemaker + fencing) | json }}
-    - install_recommends: {{ prereqos.lookup.install_recommends }}
-
-{#- Create the key file 0400 first, so the key is never readable by others. #}
+{#- The key and corosync.conf are in place before the package starts
+    corosync: it starts once, in our cluster (apt keeps an existing
+    conffile), instead of starting Debian's single-node config and being
+    restarted. Create the key file 0400 first: the key is never readable. #}
 prereqos-corosync-authkey-file:
   file.managed:
     - name: {{ paths.corosync_authkey }}
@@ -21,8 +19,7 @@ prereqos-corosync-authkey-file:
     - group: root
     - mode: '0400'
     - replace: false
-    - require:
-      - pkg: prereqos-pacemaker-installed
+    - makedirs: true
 
 prereqos-corosync-authkey:
   file.decode:
@@ -40,22 +37,31 @@ prereqos-corosync-config:
     - user: root
     - group: root
     - mode: '0644'
-    # the check reads the authkey: write it first
-    - check_cmd: /usr/sbin/corosync -t -c
+    - makedirs: true
+{%- if salt["file.file_exists"](paths.corosync_binary) %}
+    # the check reads the authkey: written first
+    - check_cmd: {{ paths.corosync_binary }} -t -c
+{%- endif %}
     - require:
       - file: prereqos-corosync-authkey
+
+prereqos-pacemaker-installed:
+  pkg.installed:
+    - pkgs: {{ (prereqos.lookup.pkgs.pacemaker + fencing) | json }}
+    - install_recommends: {{ prereqos.lookup.install_recommends }}
+    - require:
+      - file: prereqos-corosync-config
 
 prereqos-corosync-running:
   service.running:
     - name: {{ prereqos.lookup.services.corosync }}
     - enable: true
     - require:
-      - file: prereqos-corosync-config
-      - file: prereqos-corosync-authkey
+      - pkg: prereqos-pacemaker-installed
 
 {#- A running cluster of ours reloads corosync.conf (nodelist, timers) on
-    every node at once, without a restart; right after the package install,
-    corosync runs Debian's single-node config and is restarted once. #}
+    every node at once, without a restart; a corosync that runs another
+    config (installed before this formula) is restarted once. #}
 {%- set ours = "corosync-cmapctl -g totem.cluster_name | grep -qx 'totem.cluster_name (str) = "
                ~ prereqos.cluster_name ~ "'" %}
 
