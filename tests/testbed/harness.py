@@ -37,10 +37,12 @@ import os
 import posixpath
 import random
 import secrets
+import shutil
 import signal
 import socket
 import sys
 import tarfile
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -81,6 +83,10 @@ SYSTEMD_RUN_OPTIONS: dict[str, Any] = {
     "tmpfs": {"/run": "", "/run/lock": ""},
 }
 CGROUP_MOUNT = {"/sys/fs/cgroup": {"bind": "/sys/fs/cgroup", "mode": "rw"}}
+# Each node's /etc/hosts, a file of the host: docker would write its own at
+# every start (the node's name on whichever network comes first), where a
+# real controller keeps what the formula wrote across reboots.
+HOSTS_FILES = Path(tempfile.gettempdir()) / "prereqos-testbed-hosts"
 
 # Salt CLI flags for each kind of target.
 TARGET_FLAGS = {"glob": [], "list": ["-L"], "compound": ["-C"], "grain": ["-G"], "pcre": ["-E"]}
@@ -335,6 +341,12 @@ class Testbed:
         first, *others = (self.networks[n] for n in self.network_names)
         addresses = {net.name: net.address(host) for net in (first, *others)}
         volumes = dict(CGROUP_MOUNT)
+        hosts = HOSTS_FILES / self.run_id / name
+        hosts.parent.mkdir(parents=True, exist_ok=True)
+        hosts.write_text(
+            f"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n{addresses[first.name]}\t{name}\n"
+        )
+        volumes[str(hosts)] = {"bind": "/etc/hosts", "mode": "rw"}
         if role == "master":
             for d in REPO_DIRS:
                 if (REPO_ROOT / d).is_dir():
@@ -722,6 +734,7 @@ def _remove_run(client: docker.DockerClient, run_id: str) -> None:
     for network in client.networks.list(filters={"label": label}):
         with contextlib.suppress(docker.errors.NotFound):
             network.remove()
+    shutil.rmtree(HOSTS_FILES / run_id, ignore_errors=True)
 
 
 def _image_or_fail(client: docker.DockerClient, image: str) -> None:
