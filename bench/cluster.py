@@ -95,9 +95,10 @@ def _fast_profile(cluster: Cluster, trials: int) -> dict[str, Any]:
     cluster.converge()
     before = cluster.vip_holders()
     time.sleep(FLAP_WATCH_S)  # a quiet period watched on purpose: any VIP move in it is a flap
-    transitions = _master_transitions(cluster, since=f"-{FLAP_WATCH_S}s")
+    flaps = _master_transitions(cluster, since=f"-{FLAP_WATCH_S}s")
+    held_still = before == cluster.vip_holders()
     out = _vip_trials(cluster, trials)
-    out.update({"advert_int": FAST_ADVERT_INT, "flaps": transitions, "held_still": before == cluster.vip_holders()})
+    out.update({"advert_int": FAST_ADVERT_INT, "flaps": flaps, "held_still": held_still})
     return out
 
 

@@ -112,7 +112,7 @@ def table(res: dict[str, Any]) -> str:
         )
         row(
             "backend marked DOWN after",
-            lambda m: f"{_spread(m['backend']['mark_down_s'])}, interxfall {m['backend']['bound_s']:.0f} s",
+            lambda m: f"{_spread(m['backend']['mark_down_s'])}, inter x fall {m['backend']['bound_s']:.0f} s",
             "",
         )
         row(
@@ -149,7 +149,7 @@ def save(render_figures: dict[str, Any] | None = None, managers: dict[str, Any] 
     """Merge new figures into bench/results.json and rewrite bench/results.md."""
     previous = json.loads(RESULTS_JSON.read_text()) if RESULTS_JSON.exists() else {}
     res = results(render_figures or previous.get("render", {}), {**previous.get("by_manager", {}), **(managers or {})})
-    RESULTS_JSON.write_text(json.dumps(res, indent=2, sort_keys=True) + "\n")
+    RESULTS_JSON.write_text(json.dumps(res, indent=2) + "\n")
     RESULTS_MD.write_text(table(res))
     return res
 
