@@ -8,20 +8,25 @@ VENV        := .venv
 PY          := $(VENV)/bin/python
 STAMPS      := .cache/stamps
 VIP_MANAGER ?= pacemaker
+# The Debian release of the demo (13, trixie, or 12, bookworm).
+DEBIAN      ?= 13
+RELEASES    := 13 12
 PYTEST      := $(PY) -m pytest
 
 # Debian 12 packages the render tier runs as config checkers.
-CHECKER_PKGS := haproxy keepalived corosync apache2 libapache2-mod-wsgi-py3 libapache2-mod-proxy-uwsgi
+CHECKER_PKGS := haproxy keepalived corosync apache2 libapache2-mod-wsgi-py3 libapache2-mod-proxy-uwsgi mariadb-client-core
 # Debian 12 packages the cluster tier needs on the host.
 TESTBED_PKGS := docker.io mmdebstrap
 
-.PHONY: help venv host-checkers docker-engine images demo demo-down \
-        test test-unit test-render test-cluster test-failover test-live lint bench bench-render clean
+.PHONY: help venv host-checkers docker-engine images images-all demo demo-down \
+        test test-all test-unit test-render test-cluster test-failover test-live lint bench bench-render clean
 
 help:
-	@echo "make demo          converge a local 3-controller demo cluster (VIP_MANAGER=pacemaker|keepalived)"
+	@echo "make demo          converge a local 3-controller demo cluster (VIP_MANAGER=pacemaker|keepalived, DEBIAN=13|12)"
 	@echo "make demo-down     remove the demo cluster"
-	@echo "make test          every tier: lint, unit, render, then cluster + failover on shared test beds"
+	@echo "make test          every tier: lint, unit, render, then the cluster tier (all of it on Debian 13,"
+	@echo "                   converge + re-run + test=True on Debian 12), both VIP managers"
+	@echo "make test-all      the same with every cluster scenario on every Debian release (not CI)"
 	@echo "make test-unit | test-render | test-cluster | test-failover | lint"
 	@echo "make bench         converge, re-run, failover and render figures -> bench/results.json, bench/results.md"
 	@echo "make bench-render  the render-scale figures only (seconds, no test bed)"
@@ -56,7 +61,10 @@ docker-engine: $(STAMPS)/testbed-pkgs
 	tests/testbed/ensure-docker.sh
 
 images: docker-engine venv
-	tests/testbed/build-images.sh
+	tests/testbed/build-images.sh --release $(DEBIAN)
+
+images-all: docker-engine venv
+	for release in $(RELEASES); do tests/testbed/build-images.sh --release $$release || exit 1; done
 
 lint: venv
 	$(VENV)/bin/ruff check .
@@ -70,19 +78,20 @@ test-unit: venv
 test-render: venv host-checkers
 	$(PYTEST) tests/render
 
-# The cluster tiers converge real test beds (one per VIP manager). Run alone,
-# each converges its own; `make test` runs both on the same test beds.
-test-cluster: images
+# The cluster tiers converge real test beds (one per Debian release and VIP
+# manager). Run alone, each converges its own; `make test` runs both on the
+# same test beds.
+test-cluster: images-all
 	$(PYTEST) tests/cluster -m "not failover"
 
-test-failover: images
+test-failover: images-all
 	$(PYTEST) tests/cluster -m failover
 
-test-live: images
+test-live: images-all
 	$(PYTEST) tests/cluster
 
-# Figures, not tests: a fresh test bed per VIP manager (about 45 minutes).
-bench: images
+# Figures, not tests: a fresh test bed per Debian release and VIP manager.
+bench: images-all
 	$(PY) -m bench.run
 
 bench-render: venv
@@ -90,8 +99,12 @@ bench-render: venv
 
 test: lint test-unit test-render test-live
 
+# Every cluster scenario on every Debian release (about twice `make test`).
+test-all: lint test-unit test-render images-all
+	PREREQOS_MATRIX=all $(PYTEST) tests/cluster
+
 demo: images
-	$(PY) -m tests.testbed.demo up --vip-manager $(VIP_MANAGER)
+	$(PY) -m tests.testbed.demo up --vip-manager $(VIP_MANAGER) --debian $(DEBIAN)
 
 demo-down: venv
 	$(PY) -m tests.testbed.demo down

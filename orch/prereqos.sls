@@ -1,21 +1,11 @@
 {#- Converge the HA base of the control plane:
-      salt-run state.orchestrate orch.prereqos [pillar=<site pillar as JSON>]
+      salt-run state.orchestrate orch.prereqos [pillar=<non-secret values as JSON>]
     1. sync our modules; 2. validate the pillar and check every node, changing
     nothing; 3. install and configure every part on every node; 4. form the
     clusters: the bootstrap node first, then the others one at a time, each
     gated on health; 5. the final health gate. Re-running changes nothing. #}
-{%- set site = pillar.get("prereqos") or {} %}
-{%- set controllers = site.get("controllers") or [] %}
-{%- if not controllers or not site.get("bootstrap") %}
-{{ raise("orch.prereqos: the master sees no prereqos:controllers/bootstrap pillar. "
-          ~ "Assign the site pillar to the master as well (top.sls: '*'), "
-          ~ "or pass it: salt-run state.orchestrate orch.prereqos pillar=...") }}
-{%- endif %}
-{%- set ids = controllers | map(attribute="id") | list %}
-{%- set first = site.bootstrap %}
-{%- set others = ids | reject("equalto", first) | list %}
-{#- Pillar given to salt-run is not forwarded to minions: pass it per step. #}
-{%- set forward = {"prereqos": site} %}
+{%- set orchestration = "orch.prereqos" %}
+{%- from "orch/site.jinja" import ids, first, others, pacemaker, forward with context %}
 
 {#- Our modules must be on every controller before anything renders there,
     under test=True too: prereqos.sync syncs them while it renders (a
@@ -51,7 +41,7 @@ prereqos-deploy:
     - require:
       - salt: prereqos-preflight
 
-{%- if site.get("vip_manager", "pacemaker") == "pacemaker" %}
+{%- if pacemaker %}
 
 prereqos-pacemaker-resources:
   salt.state:
@@ -115,6 +105,6 @@ prereqos-health:
     - pillar: {{ forward | json }}
     - require:
       - salt: {{ chain.previous }}
-{%- if site.get("vip_manager", "pacemaker") == "pacemaker" %}
+{%- if pacemaker %}
       - salt: prereqos-pacemaker-resources
 {%- endif %}

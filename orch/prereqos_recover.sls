@@ -8,14 +8,8 @@
     prereqos:galera:recover_from); 4. the steps of orch.prereqos (included):
     the others join one at a time, RabbitMQ is checked as a cluster, the
     final health gate. #}
-{%- set site = pillar.get("prereqos") or {} %}
-{%- set controllers = site.get("controllers") or [] %}
-{%- if not controllers or not site.get("bootstrap") %}
-{{ raise("orch.prereqos_recover: the master sees no prereqos:controllers/bootstrap pillar. "
-          ~ "Assign the site pillar to the master as well (top.sls: '*').") }}
-{%- endif %}
-{%- set ids = controllers | map(attribute="id") | list %}
-{%- set forward = {"prereqos": site} %}
+{%- set orchestration = "orch.prereqos_recover" %}
+{%- from "orch/site.jinja" import ids, forward with context %}
 
 include:
   - orch.prereqos

@@ -55,6 +55,7 @@ class Renderer:
                 "pillar_roots": {"base": [str(root / "pillar")]},
                 "module_dirs": [str(ROOT / "_modules")],
                 "states_dirs": [str(ROOT / "_states")],
+                "utils_dirs": [str(ROOT / "_utils")],
                 "grains_cache": False,
             }
         )

@@ -7,23 +7,29 @@ pillar change (which must change exactly that).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import xml.etree.ElementTree as ET
 from collections import Counter
 
 import pytest
 
+from tests.testbed import gitfs
 from tests.testbed.clients import PROBE_DB, consume, publish, queue_depth, write_rows
-from tests.testbed.cluster import Cluster
-from tests.testbed.harness import poll
+from tests.testbed.cluster import GITFS_MANAGERS, Cluster, Run
+from tests.testbed.harness import MASTER, poll
 from tests.testbed.site import HOSTNAME_PORT, HOSTNAME_SOURCE_PORT
 
 PROBE_MESSAGES = 20
 PROBE_ROWS = 10
+# A default of defaults.yaml a gitfs update changes (line before, line after).
+GITFS_DEFAULT_CHANGE = ("  retries: 3\n", "  retries: 4\n")
 
 
 # ------------------------------------------------------------ the converge
 
 
+@pytest.mark.every_release
 def test_prediction_on_fresh_controllers_changes_nothing(cluster: Cluster) -> None:
     run = cluster.runs["fresh-test"]
     assert run.rc == 0, run.report()
@@ -33,17 +39,20 @@ def test_prediction_on_fresh_controllers_changes_nothing(cluster: Cluster) -> No
     assert cluster.installed_after_prediction == dict.fromkeys(cluster.controllers, False)
 
 
+@pytest.mark.every_release
 def test_orchestration_converges_fresh_controllers(cluster: Cluster) -> None:
     run = cluster.runs["cold"]
     assert run.rc == 0 and all(step.result is True for step in run.steps), run.report()
     assert sorted(run.changed) == cluster.controllers
 
 
+@pytest.mark.every_release
 def test_each_vip_is_on_exactly_one_controller(cluster: Cluster) -> None:
     holders = cluster.vip_holders()
     assert all(len(nodes) == 1 for nodes in holders.values()), holders
 
 
+@pytest.mark.every_release
 @pytest.mark.parametrize("network", ["srv", "api"])
 def test_haproxy_round_robins_across_all_controllers(cluster: Cluster, network: str) -> None:
     vip = cluster.site["networks"][network]["vip"]
@@ -126,6 +135,7 @@ def _keepalived_states(cluster: Cluster, node: str) -> dict[str, str]:
     return states
 
 
+@pytest.mark.every_release
 def test_rabbitmq_is_one_cluster_with_the_pillar_objects(cluster: Cluster) -> None:
     status = cluster.rabbitmqctl("ctrl-2", "cluster_status")
     expected = sorted(f"rabbit@{node}" for node in cluster.controllers)
@@ -146,6 +156,7 @@ def test_amqp_client_publishes_and_consumes_through_the_cluster(cluster: Cluster
     assert consume(cluster, "ctrl-3") == [str(i) for i in range(PROBE_MESSAGES)]
 
 
+@pytest.mark.every_release
 def test_galera_is_one_synced_primary_cluster(cluster: Cluster) -> None:
     for node in cluster.controllers:
         status = dict(
@@ -166,6 +177,7 @@ def test_a_row_written_through_the_vip_is_on_every_node(cluster: Cluster) -> Non
 # ----------------------------------------------------------- the re-runs
 
 
+@pytest.mark.every_release
 def test_rerun_changes_nothing_restarts_nothing_and_keeps_data(cluster: Cluster) -> None:
     publish(cluster, "ctrl-2", PROBE_MESSAGES)
     units = cluster.units()
@@ -180,6 +192,7 @@ def test_rerun_changes_nothing_restarts_nothing_and_keeps_data(cluster: Cluster)
     print(f"\n[{cluster.vip_manager}] cold {cold:.0f} s, re-run {run.seconds:.0f} s ({run.seconds / cold:.2f})")
 
 
+@pytest.mark.every_release
 def test_prediction_on_a_converged_cluster_is_zero_changes(cluster: Cluster) -> None:
     units = cluster.units()
     run = cluster.orchestrate(test=True)
@@ -199,12 +212,7 @@ def test_adding_a_service_changes_exactly_that(cluster: Cluster) -> None:
     cluster.write_pillar(pillar)
     units = cluster.units()
     run = cluster.converge()
-    expected_states = {"prereqos-deploy/prereqos-haproxy-config"} | (
-        {"prereqos-deploy/prereqos-haproxy-reloaded"}
-        if cluster.vip_manager == "pacemaker"
-        else {"prereqos-deploy/prereqos-haproxy-running"}
-    )
-    assert {node: set(ids) for node, ids in run.changed.items()} == dict.fromkeys(cluster.controllers, expected_states)
+    assert_changed_haproxy_config_only(cluster, run)
     assert cluster.units() == units  # a reload keeps haproxy's MainPID
     vip = cluster.site["networks"]["api"]["vip"]
 
@@ -212,6 +220,58 @@ def test_adding_a_service_changes_exactly_that(cluster: Cluster) -> None:
         return True if cluster.http(f"http://{vip}:{port}/")[0] == 200 else None
 
     poll(answers, 30, lambda: f"nothing answers on {vip}:{port} after the reload")
+
+
+def assert_changed_haproxy_config_only(cluster: Cluster, run: Run) -> None:
+    """The run changed haproxy.cfg and reloaded haproxy on every controller, and nothing else."""
+    expected_states = {"prereqos-deploy/prereqos-haproxy-config"} | (
+        {"prereqos-deploy/prereqos-haproxy-reloaded"}
+        if cluster.vip_manager == "pacemaker"
+        else {"prereqos-deploy/prereqos-haproxy-running"}
+    )
+    assert {node: set(ids) for node, ids in run.changed.items()} == dict.fromkeys(cluster.controllers, expected_states)
+
+
+# ----------------------------------------------------------- served through gitfs
+
+
+@pytest.mark.parametrize("cluster", GITFS_MANAGERS, indirect=True)
+def test_the_formula_is_served_through_gitfs_as_the_readme_says(cluster: Cluster) -> None:
+    """The master runs the README's gitfs block; states, orchestration and modules come from it."""
+    tb = cluster.tb
+    assert tb.exec(MASTER, ["cat", gitfs.MASTER_CONFIG], check=True).stdout == gitfs.readme_master_config()
+    assert tb.exec(MASTER, ["test", "-e", "/srv/prereqos"]).rc != 0, "the checkout is mounted on the master"
+    served = set(json.loads(tb.salt_run(["fileserver.file_list", "backend=gitfs", "--out=json"], check=True).stdout))
+    assert {"orch/prereqos.sls", "prereqos/map.jinja", "_modules/prereqos.py", "_utils/prereqos_common.py"} <= served
+    roots = json.loads(tb.salt_run(["fileserver.file_list", "backend=roots", "--out=json"], check=True).stdout)
+    assert roots == [], roots
+    # The controllers run the modules of the served commit.
+    assert tb.served is not None
+    module = hashlib.sha256((tb.served.worktree / "_modules/prereqos.py").read_bytes()).hexdigest()
+    synced = "/var/cache/salt/minion/extmods/modules/prereqos.py"
+    for node in cluster.controllers:
+        assert tb.exec(node, ["sha256sum", synced], check=True).stdout.split()[0] == module, node
+
+
+@pytest.mark.parametrize("cluster", GITFS_MANAGERS, indirect=True)
+def test_a_commit_to_the_served_repository_reaches_the_controllers(cluster: Cluster) -> None:
+    """A changed default, committed and fetched (`salt-run fileserver.update`), lands on the next
+    orchestration, and nothing else changes; reverted, the cluster is as before."""
+    served, tb = cluster.tb.served, cluster.tb
+    assert served is not None
+    configs, units = cluster.checksums(), cluster.units()
+    old, new = GITFS_DEFAULT_CHANGE
+    for before, after, message in ((old, new, "haproxy retries 4"), (new, old, "haproxy retries back to 3")):
+        commit = served.commit("formula/prereqos/defaults.yaml", before, after, message)
+        tb.salt_run(["fileserver.update", "backend=gitfs"], check=True)
+        run = cluster.converge()
+        assert_changed_haproxy_config_only(cluster, run)
+        retries = after.split(":")[1].strip()
+        for node in cluster.controllers:
+            config = tb.exec(node, ["cat", "/etc/haproxy/haproxy.cfg"], check=True).stdout
+            assert f"retries {retries}" in config, (node, commit)
+    assert cluster.checksums() == configs
+    assert cluster.units() == units  # reloads only
 
 
 @pytest.mark.parametrize("cluster", ["pacemaker"], indirect=True)

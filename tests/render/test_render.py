@@ -1,10 +1,9 @@
-"""Render tier: real Salt renders every SLS and the orchestration for the
+"""Render tier: real Salt renders every SLS for the
 example site and its variants; the generated configs pass Debian 12's real
 checkers; every validation rule stops a bad pillar with its message."""
 
 from __future__ import annotations
 
-import itertools
 import json
 import re
 
@@ -54,49 +53,6 @@ def test_other_nodes_render_their_own_view(renderers, variants, node):
     own = next(n for n in site(variants["example"])["controllers"] if n["id"] == node)["addresses"]["srv"]
     assert f"bind-address = {own}" in config
     assert f"wsrep_node_address = {own}" in config
-
-
-@pytest.mark.parametrize("variant", VARIANTS)
-def test_orchestration_forms_clusters_first_node_then_one_at_a_time(renderers, variants, variant):
-    pillar = variants[variant]
-    high = renderers["master"].sls("orch.prereqos", pillar)
-    ids = [n["id"] for n in site(pillar)["controllers"]]
-    first, others = site(pillar)["bootstrap"], [i for i in ids if i != site(pillar)["bootstrap"]]
-    order = list(high)
-    assert order[:3] == ["prereqos-sync-modules", "prereqos-preflight", "prereqos-deploy"]
-    galera_steps = [step for step in order if step.startswith("prereqos-galera-") and "survey" not in step]
-    assert galera_steps == [f"prereqos-galera-{n}" for n in [first, *others]]
-    joins = [step for step in order if step.startswith("prereqos-rabbitmq-join-")]
-    assert joins == [f"prereqos-rabbitmq-join-{n}" for n in others]
-    # each join waits for the one before it: one node at a time
-    for before, after in itertools.pairwise(joins):
-        requires = next(arg["require"] for arg in high[after]["salt"] if isinstance(arg, dict) and "require" in arg)
-        assert {"salt": before} in requires
-    assert ("prereqos-pacemaker-resources" in high) == (site(pillar)["vip_manager"] == "pacemaker")
-    for step in high.values():
-        args = step["salt"]
-        if "state" in args:
-            assert any("pillar" in arg for arg in args if isinstance(arg, dict)), "pillar not forwarded"
-
-
-def test_recovery_orchestration_bootstraps_then_runs_the_ordinary_steps(renderers, variants):
-    high = renderers["master"].sls("orch.prereqos_recover", variants["example"])
-    recovery = ["prereqos-recover-sync-modules", "prereqos-recover-survey", "prereqos-recover-bootstrap"]
-    assert set(recovery) <= set(high) and "prereqos-galera-ctrl-3" in high
-
-    def arg(step, key):
-        return next(a[key] for a in high[step]["salt"] if isinstance(a, dict) and key in a)
-
-    assert arg("prereqos-recover-survey", "require") == [{"salt": "prereqos-recover-sync-modules"}]
-    assert arg("prereqos-recover-bootstrap", "require") == [{"salt": "prereqos-recover-survey"}]
-    assert arg("prereqos-recover-bootstrap", "require_in") == [{"salt": "prereqos-sync-modules"}]
-    for step in recovery:  # an unreachable controller counts as unknown, it does not stop the run
-        assert arg(step, "expect_minions") is False
-
-
-def test_orchestration_without_pillar_says_what_to_do(renderers):
-    with pytest.raises(RenderError, match="the master sees no prereqos:controllers"):
-        renderers["master"].sls("orch.prereqos", {})
 
 
 @pytest.mark.parametrize("variant", VARIANTS)

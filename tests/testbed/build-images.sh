@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
-# Build the prereqos test-bed images, each tagged with a hash of its inputs;
-# an image whose tag already exists is not rebuilt.
+# Build the prereqos test-bed images of one Debian release, each tagged with a
+# hash of its inputs; an image whose tag already exists is not rebuilt.
 #
-#   prereqos/debian12-base:<hash>  mmdebstrap --variant=minbase bookworm, imported
-#   prereqos/node:<hash>           image/Dockerfile on top of the base
+#   prereqos/debian<N>-base:<hash>  mmdebstrap --variant=minbase <suite>, imported
+#   prereqos/node-debian<N>:<hash>  image/Dockerfile on top of the base
 #
 # Both are also tagged :latest, which is what tests/testbed/harness.py runs.
 # Only the host needs the network: Debian's archive (mmdebstrap, docker build)
 # and PyPI (the wheels the builder stage compiles and installs offline).
 #
-# usage: build-images.sh [--force]
-#   --force  rebuild everything from scratch: no tag check, no wheel cache,
-#            no docker layer cache (this is the cold build time)
+# usage: build-images.sh [--release 13|12] [--force]
+#   --release  the Debian release (default 13, trixie; 12 is bookworm)
+#   --force    rebuild everything from scratch: no tag check, no wheel cache,
+#              no docker layer cache (this is the cold build time)
 # environment: PREREQOS_DEBIAN_MIRROR, PREREQOS_SECURITY_MIRROR,
 #              PREREQOS_PIP_INDEX_URL (default https://pypi.org/simple),
 #              PYTHON (default: the repository's .venv python, else python3)
@@ -20,13 +21,30 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 cache=$repo/.cache
-wheels=$cache/wheels
-work=$cache/testbed
 
-BASE_REPO=prereqos/debian12-base
-NODE_REPO=prereqos/node
-BUILDER_REPO=prereqos/node-builder
-SUITE=bookworm
+force=0
+release=13
+while (($#)); do
+  case $1 in
+    --force) force=1 ;;
+    --release) release=${2:-}; shift ;;
+    *) echo "usage: $0 [--release 13|12] [--force]" >&2; exit 2 ;;
+  esac
+  shift
+done
+# Each release: its suite and the version of its python3 (Salt's venv, the wheels).
+case $release in
+  13) SUITE=trixie PYVER=3.13 ;;
+  12) SUITE=bookworm PYVER=3.11 ;;
+  *) echo "unknown Debian release '$release' (13 or 12)" >&2; exit 2 ;;
+esac
+wheels=$cache/wheels-cp${PYVER/./}
+packages=$here/formula-packages-debian$release.txt
+work=$cache/testbed-debian$release
+
+BASE_REPO=prereqos/debian$release-base
+NODE_REPO=prereqos/node-debian$release
+BUILDER_REPO=prereqos/node-builder-debian$release
 DEBIAN_MIRROR=${PREREQOS_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 SECURITY_MIRROR=${PREREQOS_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
 PIP_INDEX_URL_=${PREREQOS_PIP_INDEX_URL:-https://pypi.org/simple}
@@ -34,13 +52,6 @@ PYTHON=${PYTHON:-}
 if [[ -z $PYTHON ]]; then
   if [[ -x $repo/.venv/bin/python ]]; then PYTHON=$repo/.venv/bin/python; else PYTHON=python3; fi
 fi
-
-force=0
-case ${1:-} in
-  --force) force=1 ;;
-  "") ;;
-  *) echo "usage: $0 [--force]" >&2; exit 2 ;;
-esac
 
 log() { printf '[build-images %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -116,7 +127,7 @@ EOF
 }
 
 # Download every wheel (or, where PyPI has none, the source) the image needs,
-# for CPython 3.11 on manylinux x86_64, into $wheels. The host's pip
+# for the release's CPython on manylinux x86_64, into $wheels. The host's pip
 # configuration (extra local indexes, find-links) is deliberately ignored.
 fetch_wheels() {
   local tmp=$wheels.new m platforms=()
@@ -128,7 +139,7 @@ fetch_wheels() {
   env -u PIP_FIND_LINKS -u PIP_EXTRA_INDEX_URL -u PIP_INDEX_URL -u PIP_NO_INDEX \
     PIP_CONFIG_FILE=/dev/null PIP_DISABLE_PIP_VERSION_CHECK=1 \
     "$PYTHON" -m pip download -q --no-deps --index-url "$PIP_INDEX_URL_" \
-    "${platforms[@]}" --python-version 3.11 --implementation cp --abi cp311 \
+    "${platforms[@]}" --python-version "$PYVER" --implementation cp --abi "cp${PYVER/./}" \
     -d "$tmp" \
     -r "$here/salt-requirements.txt" \
     -r "$here/wheelhouse-requirements.txt" \
@@ -143,7 +154,8 @@ build_node() {
   local ctx=$work/context
   rm -rf "$ctx"
   mkdir -p "$ctx"
-  cp "$here"/image/* "$here"/formula-packages.txt "$here"/*requirements.txt "$ctx/"
+  cp "$here"/image/* "$here"/*requirements.txt "$ctx/"
+  cp "$packages" "$ctx/formula-packages.txt"
   cp -al "$wheels" "$ctx/wheels" 2>/dev/null || cp -a "$wheels" "$ctx/wheels"
   # The builder stage is tagged too: it is the layer cache of the next build,
   # and a tag lets older ones be pruned.
@@ -161,17 +173,17 @@ build_node() {
 # Offline checks of a fresh node image, in a container without any network:
 # the formula's packages resolve from the local repository, Salt runs, and
 # uwsgi installs from the local wheelhouse into a venv and runs (after
-# installing python3-venv and libpython3.11 from the local repository; the
-# formula gets libpython3.11 with python3-dev).
+# installing python3-venv and libpython3.X from the local repository; the
+# formula gets libpython3.X with python3-dev).
 verify_node() {
   local packages
-  packages=$(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$here/formula-packages.txt" | tr '\n' ' ')
+  packages=$(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$packages" | tr '\n' ' ')
   docker run --rm --network none "$NODE_REPO:$node_hash" bash -euo pipefail -c "
     echo \"apt sources: \$(cat /etc/apt/sources.list.d/*)\"
     apt-get install --simulate -q=2 $packages >/dev/null
     echo 'apt: every formula package resolves offline'
     salt-call --local --version
-    apt-get install -y -q=2 python3-venv libpython3.11 >/dev/null
+    apt-get install -y -q=2 python3-venv libpython$PYVER >/dev/null
     python3 -m venv /tmp/v
     /tmp/v/bin/pip install -q --no-index --find-links /var/cache/prereqos/wheels uwsgi
     version=\$(/tmp/v/bin/uwsgi --version)
@@ -184,11 +196,11 @@ main() {
   docker info >/dev/null 2>&1 || die "docker is not running (tests/testbed/ensure-docker.sh)"
   mkdir -p "$work"
 
-  base_hash=$(declare -f build_base | sha256sum | cut -c1-16)
-  wheels_hash=$({ declare -f fetch_wheels; hash_of "$here"/*requirements.txt; } | sha256sum | cut -c1-16)
+  base_hash=$({ echo "$SUITE"; declare -f build_base; } | sha256sum | cut -c1-16)
+  wheels_hash=$({ echo "$PYVER"; declare -f fetch_wheels; hash_of "$here"/*requirements.txt; } | sha256sum | cut -c1-16)
   node_hash=$({
     echo "$base_hash"
-    hash_of "$here/build-images.sh" "$here"/image/* "$here"/formula-packages.txt "$here"/*requirements.txt
+    hash_of "$here/build-images.sh" "$here"/image/* "$packages" "$here"/*requirements.txt
   } | sha256sum | cut -c1-16)
   local total=$SECONDS
 

@@ -17,10 +17,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tests.testbed import orchestration
-from tests.testbed.harness import MASTER, Testbed, TestbedError
+from tests.testbed.harness import MASTER, PRIMARY_RELEASE, Testbed, TestbedError, poll
 from tests.testbed.site import site_pillar
 
 VIP_MANAGERS = ("pacemaker", "keepalived")
+# The test beds whose master serves the formula through gitfs, as operators do.
+GITFS_MANAGERS = ("keepalived",)
 # Units whose MainPID and start time prove that a re-run restarted nothing.
 COMMON_UNITS = ("haproxy", "rabbitmq-server", "mariadb", "apache2", "prereqos-galera-check.socket")
 MANAGER_UNITS = {"pacemaker": ("corosync", "pacemaker"), "keepalived": ("keepalived",)}
@@ -43,6 +45,15 @@ PS_SAMPLER_START = (
     "</dev/null >/dev/null 2>&1 & echo $! > /root/ps-sampler.pid"
 )
 PS_SAMPLER_STOP = "kill $(cat /root/ps-sampler.pid) 2>/dev/null || true; sort -u /root/ps-samples"
+# Every event on the master's bus during every orchestration (job arguments and
+# returns travel there, to salt-api streams and returners), appended to one file.
+BUS_EVENTS = "/root/bus-events.log"
+BUS_LISTENING_TAG = "prereqos/testbed/listening"
+BUS_LISTENER_START = (
+    f"PYTHONUNBUFFERED=1 setsid salt-run state.event count=-1 </dev/null >> {BUS_EVENTS} 2>&1 & "
+    "echo $! > /root/bus-listener.pid"
+)
+BUS_LISTENER_STOP = "kill $(cat /root/bus-listener.pid) 2>/dev/null || true"
 # Journal units shown when a converge fails.
 DIAGNOSTIC_UNITS = ("mariadb", "rabbitmq-server", "haproxy", "corosync", "pacemaker", "keepalived", "salt-minion")
 
@@ -85,6 +96,11 @@ class Cluster:
     installed_after_prediction: dict[str, bool] = field(default_factory=dict)
 
     @property
+    def label(self) -> str:
+        """``debian<N> <vip manager>``: which test bed a line of output is about."""
+        return f"debian{self.tb.release} {self.vip_manager}"
+
+    @property
     def site(self) -> dict[str, Any]:
         return self.pillar["prereqos"]
 
@@ -104,6 +120,7 @@ class Cluster:
             argv.append("test=True")
         for node in self.running_controllers():
             self.tb.sh(node, PS_SAMPLER_START, timeout=30, check=True)
+        self._listen_to_the_bus()
         started = time.monotonic()
         try:
             rc, out, err = self.tb.salt_run(argv, timeout=1800)
@@ -112,6 +129,7 @@ class Cluster:
             processes = "".join(
                 self.tb.sh(node, PS_SAMPLER_STOP, timeout=60).stdout for node in self.running_controllers()
             )
+            self.tb.sh(MASTER, BUS_LISTENER_STOP, timeout=30)
         try:
             steps = orchestration.parse(out)
         except ValueError as exc:
@@ -119,7 +137,7 @@ class Cluster:
                 f"orchestration output unreadable ({exc}); stderr:\n{err[-3000:]}\n{self.diagnostics()}"
             ) from None
         run = Run(test=test, rc=rc, seconds=seconds, steps=steps, raw=out, processes=processes)
-        print(f"\n[{self.vip_manager}] {run.report()}", file=sys.stderr)
+        print(f"\n[{self.label}] {run.report()}", file=sys.stderr)
         return run
 
     def converge(self, *, test: bool = False, mods: str = "orch.prereqos", pillar: str = "") -> Run:
@@ -128,12 +146,26 @@ class Cluster:
         problems = orchestration.failures(run.steps)
         if run.rc != 0 or problems:
             raise ConvergeError(
-                f"[{self.vip_manager}] orchestration failed (rc {run.rc}):\n"
+                f"[{self.label}] orchestration failed (rc {run.rc}):\n"
                 + "\n".join(problems)
                 + "\n"
                 + self.diagnostics()
             )
         return run
+
+    def _listen_to_the_bus(self) -> None:
+        """Start recording the master's event bus; return once the listener hears a marker."""
+        self.tb.sh(MASTER, BUS_LISTENER_START, timeout=30, check=True)
+
+        def heard() -> bool | None:
+            self.tb.exec(MASTER, ["salt-run", "event.send", BUS_LISTENING_TAG], timeout=30)
+            return True if self.tb.exec(MASTER, ["grep", "-q", BUS_LISTENING_TAG, BUS_EVENTS]).rc == 0 else None
+
+        poll(heard, 60, lambda: "the event bus listener on the master heard nothing\n" + self.tb.journal(MASTER))
+
+    def bus_events(self) -> str:
+        """Every event the master's bus carried during the orchestrations so far."""
+        return self.tb.exec(MASTER, ["cat", BUS_EVENTS], timeout=60, check=True).stdout
 
     def diagnostics(self) -> str:
         """Failed units and, per daemon, its last journal lines on every controller."""
@@ -204,11 +236,16 @@ class Cluster:
 
 
 @contextlib.contextmanager
-def converged(vip_manager: str) -> Iterator[Cluster]:
-    """Fresh controllers, predicted with test=True, then converged for real; removed afterwards."""
-    with Testbed(controllers=3, networks=("srv", "api")) as tb:
+def converged(vip_manager: str, release: str = PRIMARY_RELEASE) -> Iterator[Cluster]:
+    """Fresh controllers, predicted with test=True, then converged for real; removed afterwards.
+
+    The keepalived test bed's master serves the formula through gitfs (the README's block),
+    the pacemaker one through ``file_roots`` on the checkout.
+    """
+    gitfs = vip_manager in GITFS_MANAGERS
+    with Testbed(controllers=3, networks=("srv", "api"), release=release, gitfs=gitfs) as tb:
         cluster = Cluster(tb=tb, vip_manager=vip_manager, pillar=prepare_site(tb, vip_manager))
-        print(f"\n[{vip_manager}] test bed {tb.run_id} up: {tb.timings}", file=sys.stderr)
+        print(f"\n[debian{release} {vip_manager}] test bed {tb.run_id} up: {tb.timings}", file=sys.stderr)
         cluster.runs["fresh-test"] = cluster.orchestrate(test=True)
         cluster.installed_after_prediction = _installed(tb, "haproxy")
         cluster.runs["cold"] = cluster.converge()

@@ -1,6 +1,6 @@
 """`make demo`: a local 3-controller cluster converged by the real orchestration.
 
-python -m tests.testbed.demo up [--vip-manager pacemaker|keepalived]
+python -m tests.testbed.demo up [--vip-manager pacemaker|keepalived] [--debian 13|12]
 python -m tests.testbed.demo report
 python -m tests.testbed.demo down
 """
@@ -104,14 +104,18 @@ def format_report(reports: dict[str, Any], vip_manager: str) -> str:
     return "\n".join(lines)
 
 
-def up(vip_manager: str) -> int:
+def up(vip_manager: str, release: str) -> int:
     down(quiet=True)
-    tb = Testbed(controllers=3, networks=("srv", "api"), keep=True)
+    tb = Testbed(controllers=3, networks=("srv", "api"), release=release, keep=True)
     tb.up()
     STATE_FILE.parent.mkdir(parents=True, exist_ok=True)
     STATE_FILE.write_text(json.dumps({"run_id": tb.run_id, "vip_manager": vip_manager}))
     prepare_site(tb, vip_manager)
-    print(f"test bed {tb.run_id} up in {tb.timings['up']:.0f}s; converging with vip_manager={vip_manager}", flush=True)
+    print(
+        f"test bed {tb.run_id} (Debian {release}) up in {tb.timings['up']:.0f}s; "
+        f"converging with vip_manager={vip_manager}",
+        flush=True,
+    )
     ok, seconds = orchestrate(tb)
     print(f"\norchestration {'succeeded' if ok else 'FAILED'} in {seconds:.0f}s\n")
     print(format_report(health(tb), vip_manager))
@@ -141,11 +145,12 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     start = sub.add_parser("up", help="start the 3 controllers and converge them")
     start.add_argument("--vip-manager", choices=("pacemaker", "keepalived"), default="pacemaker")
+    start.add_argument("--debian", choices=harness.RELEASES, default=harness.PRIMARY_RELEASE)
     sub.add_parser("report", help="health report of the running demo")
     sub.add_parser("down", help="remove the demo")
     args = parser.parse_args(argv)
     if args.command == "up":
-        return up(args.vip_manager)
+        return up(args.vip_manager, args.debian)
     return report() if args.command == "report" else down()
 
 

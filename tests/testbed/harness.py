@@ -1,7 +1,7 @@
 """Docker test bed for prereqos: one Salt master and N Debian 12 controllers.
 
-Every node is a container of the ``prereqos/node`` image (tests/testbed/
-build-images.sh) running systemd as PID 1. The nodes share one or more
+Every node is a container of one release's ``prereqos/node-debian<N>`` image
+(tests/testbed/build-images.sh) running systemd as PID 1. The nodes share one or more
 ``--internal`` docker networks (no way out), each a /24 picked from
 172.30.0.0/15 that nothing else on this host uses:
 
@@ -55,8 +55,21 @@ import docker.errors
 import yaml
 from docker.models.containers import Container
 
+from tests.testbed import gitfs
+from tests.testbed.gitfs import ServedRepository
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
-NODE_IMAGE = os.environ.get("PREREQOS_NODE_IMAGE", "prereqos/node:latest")
+# The Debian releases the test bed runs, the primary one first.
+RELEASES = ("13", "12")
+PRIMARY_RELEASE = RELEASES[0]
+
+
+def node_image(release: str = PRIMARY_RELEASE) -> str:
+    """The node image of a Debian release (``$PREREQOS_NODE_IMAGE`` overrides it)."""
+    if release not in RELEASES:
+        raise ValueError(f"unknown Debian release {release!r}; known: {', '.join(RELEASES)}")
+    return os.environ.get("PREREQOS_NODE_IMAGE") or f"prereqos/node-debian{release}:latest"
+
 
 LABEL = "prereqos.testbed"
 LABEL_RUN = "prereqos.run"
@@ -83,10 +96,11 @@ SYSTEMD_RUN_OPTIONS: dict[str, Any] = {
     "tmpfs": {"/run": "", "/run/lock": ""},
 }
 CGROUP_MOUNT = {"/sys/fs/cgroup": {"bind": "/sys/fs/cgroup", "mode": "rw"}}
-# Each node's /etc/hosts, a file of the host: docker would write its own at
-# every start (the node's name on whichever network comes first), where a
-# real controller keeps what the formula wrote across reboots.
-HOSTS_FILES = Path(tempfile.gettempdir()) / "prereqos-testbed-hosts"
+# Files of the host a run's containers mount, under <this>/<run id>: each
+# node's /etc/hosts (docker would write its own at every start, naming the
+# node on whichever network comes first, where a real controller keeps what
+# the formula wrote across reboots) and the repository gitfs serves.
+RUN_FILES = Path(tempfile.gettempdir()) / "prereqos-testbed-hosts"
 
 # Salt CLI flags for each kind of target.
 TARGET_FLAGS = {"glob": [], "list": ["-L"], "compound": ["-C"], "grain": ["-G"], "pcre": ["-E"]}
@@ -162,9 +176,13 @@ class Testbed:
         networks: logical names of the networks; the first one carries Salt.
             Every node gets one address on each; the interfaces come in this
             order (eth0, eth1...), as :attr:`NodeInfo.interfaces` records.
-        image: node image; default ``$PREREQOS_NODE_IMAGE`` or prereqos/node:latest.
+        release: the Debian release of every node (13 or 12).
+        image: node image; default :func:`node_image` of ``release``.
         keep: leave everything running after the ``with`` block (e.g. a demo);
             :func:`cleanup_stale` then leaves it alone unless asked.
+        gitfs: the master serves the formula through gitfs, configured with the
+            README's block, from a bare repository of this checkout's tree
+            (:attr:`served`); otherwise through ``file_roots`` on the checkout.
         boot_timeout: seconds for systemd to come up in every container.
         salt_timeout: seconds for the minions' keys and first ``test.ping``.
         handle_signals: turn SIGINT/SIGTERM into a clean teardown (main thread only).
@@ -177,8 +195,10 @@ class Testbed:
         controllers: int = 3,
         networks: Sequence[str] = ("srv",),
         *,
-        image: str = NODE_IMAGE,
+        release: str = PRIMARY_RELEASE,
+        image: str | None = None,
         keep: bool = False,
+        gitfs: bool = False,
         boot_timeout: float = 90,
         salt_timeout: float = 180,
         handle_signals: bool = True,
@@ -189,8 +209,12 @@ class Testbed:
             raise ValueError("networks must be one or more distinct names")
         self.controller_count = controllers
         self.network_names = tuple(networks)
-        self.image = image
+        self.release = release
+        self.image = image or node_image(release)
         self.keep = keep
+        self.gitfs = gitfs
+        #: the repository the master serves through gitfs (``gitfs=True``)
+        self.served: ServedRepository | None = None
         self.boot_timeout = boot_timeout
         self.salt_timeout = salt_timeout
         self.handle_signals = handle_signals
@@ -278,6 +302,8 @@ class Testbed:
         with _timed(self.timings, "networks"):
             for index, name in enumerate(self.network_names):
                 self.networks[name] = self._create_network(name, index)
+        if self.gitfs:
+            self.served = ServedRepository.create(RUN_FILES / self.run_id / "gitfs")
         with _timed(self.timings, "containers"):
             self._create_node(MASTER, "master", MASTER_HOST)
             for i, name in enumerate(self.controllers, start=1):
@@ -290,6 +316,9 @@ class Testbed:
                 self._check_writable_sysctls(name)
             for name in self.nodes:
                 self._discover_interfaces(name)
+        if self.gitfs:
+            with _timed(self.timings, "gitfs"):
+                self._serve_gitfs()
         with _timed(self.timings, "salt keys"):
             self.accept_minions(self.controllers)
         with _timed(self.timings, "salt ping"):
@@ -341,13 +370,15 @@ class Testbed:
         first, *others = (self.networks[n] for n in self.network_names)
         addresses = {net.name: net.address(host) for net in (first, *others)}
         volumes = dict(CGROUP_MOUNT)
-        hosts = HOSTS_FILES / self.run_id / name
+        hosts = RUN_FILES / self.run_id / name
         hosts.parent.mkdir(parents=True, exist_ok=True)
         hosts.write_text(
             f"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n{addresses[first.name]}\t{name}\n"
         )
         volumes[str(hosts)] = {"bind": "/etc/hosts", "mode": "rw"}
-        if role == "master":
+        if role == "master" and self.served is not None:
+            volumes[str(self.served.bare)] = {"bind": gitfs.SERVED_PATH, "mode": "ro"}
+        elif role == "master":
             for d in REPO_DIRS:
                 if (REPO_ROOT / d).is_dir():
                     volumes[str(REPO_ROOT / d)] = {"bind": f"{SRV}/{d}", "mode": "ro"}
@@ -377,11 +408,9 @@ class Testbed:
             f"/etc/systemd/system/multi-user.target.wants/{unit}": f"->/etc/systemd/system/{unit}",
         }
         if role == "master":
-            files["/etc/salt/master.d/prereqos.conf"] = yaml.safe_dump(
-                {
-                    "file_roots": {"base": [f"{SRV}/formula", SRV]},
-                    "pillar_roots": {"base": [PILLAR_DIR]},
-                }
+            served = {} if self.gitfs else {"file_roots": {"base": [f"{SRV}/formula", SRV]}}
+            files["/etc/salt/master.d/testbed.conf"] = yaml.safe_dump(
+                {**served, "pillar_roots": {"base": [PILLAR_DIR]}}
             )
         else:
             files["/etc/salt/minion.d/prereqos.conf"] = yaml.safe_dump(
@@ -395,6 +424,30 @@ class Testbed:
             )
         for path, content in files.items():
             _put_file(container, path, content)
+
+    def _serve_gitfs(self) -> None:
+        """Configure the master as the README says (git, GitPython, the gitfs block) and
+        wait until it serves the formula's states and orchestration from the repository."""
+        self.exec(MASTER, ["apt-get", "install", "-y", "-q", "--no-install-recommends", "git"], check=True)
+        self.write_file(MASTER, gitfs.MASTER_CONFIG, gitfs.readme_master_config())
+        self.exec(
+            MASTER, ["systemctl", "restart", "salt-master"], timeout=120, check=True, journal_units=["salt-master"]
+        )
+
+        def probe() -> bool | None:
+            out = self.exec(MASTER, ["salt-run", "fileserver.file_list", "backend=gitfs", "--out=json"], timeout=60)
+            with contextlib.suppress(ValueError):
+                served = set(json.loads(out.stdout or "[]"))
+                return True if {"orch/prereqos.sls", "prereqos/map.jinja"} <= served else None
+            return None
+
+        poll(
+            probe,
+            self.salt_timeout,
+            lambda: (
+                "the master does not serve the formula through gitfs\n" + self._diagnostics(MASTER, ("salt-master",))
+            ),
+        )
 
     # -- waiting -------------------------------------------------------------
 
@@ -565,10 +618,18 @@ class Testbed:
         return self.exec(node, ["cat", path], timeout=30, check=True).stdout
 
     def write_pillar(self, data: Mapping[str, Any], *, refresh: bool = True) -> None:
-        """Make ``data`` the whole pillar of every minion (top.sls + site.sls)."""
-        top = {"base": {"*": ["site"]}}
-        self.write_file(MASTER, f"{PILLAR_DIR}/top.sls", yaml.safe_dump(top), mode=0o600)
-        self.write_file(MASTER, f"{PILLAR_DIR}/site.sls", yaml.safe_dump(dict(data), sort_keys=False), mode=0o600)
+        """Make ``data`` the site pillar, laid out as the README says: ``prereqos:secrets``
+        in ``prereqos_secrets.sls`` for the controllers only, the rest in
+        ``prereqos.sls`` for every minion and the master."""
+        site = dict(data)
+        controllers_only: dict[str, Any] = {}
+        if isinstance(site.get("prereqos"), dict) and "secrets" in site["prereqos"]:
+            site["prereqos"] = dict(site["prereqos"])
+            controllers_only = {"prereqos": {"secrets": site["prereqos"].pop("secrets")}}
+        top = {"base": {"*": ["prereqos"], ",".join(self.controllers): [{"match": "list"}, "prereqos_secrets"]}}
+        self.write_file(MASTER, f"{PILLAR_DIR}/top.sls", yaml.safe_dump(top, sort_keys=False), mode=0o600)
+        self.write_file(MASTER, f"{PILLAR_DIR}/prereqos.sls", yaml.safe_dump(site, sort_keys=False), mode=0o600)
+        self.write_file(MASTER, f"{PILLAR_DIR}/prereqos_secrets.sls", yaml.safe_dump(controllers_only), mode=0o600)
         if refresh:
             self.salt("*", "saltutil.refresh_pillar", "wait=True", timeout=60)
 
@@ -734,14 +795,15 @@ def _remove_run(client: docker.DockerClient, run_id: str) -> None:
     for network in client.networks.list(filters={"label": label}):
         with contextlib.suppress(docker.errors.NotFound):
             network.remove()
-    shutil.rmtree(HOSTS_FILES / run_id, ignore_errors=True)
+    shutil.rmtree(RUN_FILES / run_id, ignore_errors=True)
 
 
 def _image_or_fail(client: docker.DockerClient, image: str) -> None:
     try:
         client.images.get(image)
     except docker.errors.ImageNotFound:
-        raise TestbedError(f"image {image} not found: build it with `make images`") from None
+        release = image.split("node-debian", 1)[-1].split(":")[0]
+        raise TestbedError(f"image {image} not found: build it with `make images DEBIAN={release}`") from None
 
 
 def _free_subnets(client: docker.DockerClient) -> Iterator[ipaddress.IPv4Network]:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import base64
 import copy
+import re
 import secrets
+import string
 from pathlib import Path
 from typing import Any
 
@@ -19,17 +21,47 @@ HOSTNAME_SOURCE_PORT = 8081
 WHEELHOUSE = "/var/cache/prereqos/wheels"
 
 
+# What password managers generate and consumers choke on: quotes, backslash,
+# shell expansion, comment and statement separators, a space, non-ASCII.
+HOSTILE = " '\"\\$`#;!&|<>(){}*?~%@^ ü€"
+
+
+def _token() -> str:
+    """16 random letters and digits: the findable part of a secret."""
+    return "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(16))
+
+
+def _password() -> str:
+    """A fresh password with every character of :data:`HOSTILE` between two random tokens:
+    each consumer must take it intact (the cluster tier reads every one back)."""
+    return f"{_token()}{HOSTILE}{_token()}"
+
+
 def random_secrets(users: list[str]) -> dict[str, Any]:
     """Fresh secrets: nothing in the repo is ever a real credential."""
     return {
         "erlang_cookie": secrets.token_hex(20),
         "corosync_authkey": base64.b64encode(secrets.token_bytes(256)).decode(),
-        "db_root_password": secrets.token_urlsafe(18),
-        "db_sst_password": secrets.token_urlsafe(18),
-        "haproxy_stats_password": secrets.token_urlsafe(18),
-        "openrc_admin_password": secrets.token_urlsafe(18),
-        "rabbitmq_users": {user: secrets.token_urlsafe(18) for user in users},
+        "db_root_password": _password(),
+        "db_sst_password": _password(),
+        "haproxy_stats_password": _password(),
+        "openrc_admin_password": _password(),
+        "rabbitmq_users": {user: _password() for user in users},
     }
+
+
+def secret_values(site: dict[str, Any]) -> list[str]:
+    """Every secret value of ``site`` (a ``prereqos`` pillar), as text."""
+    values = []
+    for value in site.get("secrets", {}).values():
+        values.extend(value.values() if isinstance(value, dict) else [value])
+    return [str(v) for v in values if v]
+
+
+def findable_parts(site: dict[str, Any]) -> list[str]:
+    """The random runs (8+ letters and digits) of every secret: found in any text that holds
+    the secret, however it was escaped or quoted there (JSON, YAML, shell, SQL)."""
+    return sorted({part for value in secret_values(site) for part in re.findall(r"[A-Za-z0-9]{8,}", value)})
 
 
 def site_pillar(facts: dict[str, Any], vip_manager: str = "pacemaker") -> dict[str, Any]:

@@ -1,0 +1,101 @@
+"""The formula served to the test bed's master through gitfs, as an operator serves it.
+
+The master is configured with exactly the README's gitfs block (its remote URL
+pointed at a bare repository on the master), and that repository holds the
+tree under test: the files of this checkout that git tracks or would track
+(tracked, and untracked but not ignored), committed on branch ``main``. On a
+clean clone that is the commit under test.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+#: where the master sees the served repository (bind-mounted from the host)
+SERVED_PATH = "/srv/prereqos.git"
+#: the file of the README's block, on the master
+MASTER_CONFIG = "/etc/salt/master.d/prereqos.conf"
+#: the remote URL the README's block names, replaced by the served repository
+README_URL = "https://git.example.org/prereqos.git"
+BRANCH = "main"
+_IDENTITY = {
+    "GIT_AUTHOR_NAME": "prereqos test bed",
+    "GIT_AUTHOR_EMAIL": "testbed@prereqos.invalid",
+    "GIT_COMMITTER_NAME": "prereqos test bed",
+    "GIT_COMMITTER_EMAIL": "testbed@prereqos.invalid",
+}
+
+
+class GitfsError(RuntimeError):
+    """The served repository or the README's block is not what the test bed needs."""
+
+
+def readme_master_config(readme: Path = REPO_ROOT / "README.md") -> str:
+    """The README's gitfs block (the fenced YAML that starts with the master.d file's
+    name), with its remote URL pointed at the served repository."""
+    blocks = re.findall(r"```yaml\n(.*?)```", readme.read_text(), flags=re.DOTALL)
+    found = [b for b in blocks if b.startswith(f"# {MASTER_CONFIG}\n")]
+    if len(found) != 1:
+        raise GitfsError(f"README.md must hold exactly one ```yaml block starting with '# {MASTER_CONFIG}'")
+    if README_URL not in found[0]:
+        raise GitfsError(f"the README's gitfs block no longer names {README_URL}")
+    return found[0].replace(README_URL, f"file://{SERVED_PATH}")
+
+
+def _git(cwd: Path, *args: str) -> str:
+    result = subprocess.run(
+        ["git", *args],
+        cwd=cwd,
+        env={**os.environ, **_IDENTITY},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise GitfsError(f"git {' '.join(args)} failed in {cwd}: {result.stderr.strip()}")
+    return result.stdout
+
+
+@dataclass
+class ServedRepository:
+    """A work tree (on the host) and the bare repository the master serves from."""
+
+    worktree: Path
+    bare: Path
+
+    @classmethod
+    def create(cls, where: Path, source: Path = REPO_ROOT) -> ServedRepository:
+        """Commit ``source``'s tree (what git tracks or would track) on ``main`` and clone it bare."""
+        worktree, bare = where / "worktree", where / "prereqos.git"
+        names = _git(source, "ls-files", "-z", "--cached", "--others", "--exclude-standard").split("\0")
+        for name in filter(None, names):
+            src = source / name
+            if src.is_file():  # a file deleted but not yet committed is listed, and skipped
+                (worktree / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(src, worktree / name)
+        _git(worktree, "init", "-q", "-b", BRANCH)
+        _git(worktree, "add", "-A")
+        _git(worktree, "commit", "-q", "-m", "the tree under test")
+        _git(where, "clone", "-q", "--bare", str(worktree), str(bare))
+        return cls(worktree=worktree, bare=bare)
+
+    def commit(self, path: str, old: str, new: str, message: str) -> str:
+        """Replace the one occurrence of ``old`` in ``path`` by ``new``, commit, push; the new commit."""
+        file = self.worktree / path
+        text = file.read_text()
+        if text.count(old) != 1:
+            raise GitfsError(f"{path}: expected exactly one {old!r}, found {text.count(old)}")
+        file.write_text(text.replace(old, new))
+        _git(self.worktree, "commit", "-q", "-am", message)
+        _git(self.worktree, "push", "-q", str(self.bare), BRANCH)
+        return _git(self.worktree, "rev-parse", "HEAD").strip()
+
+    def head(self) -> str:
+        """The commit the master should serve as base."""
+        return _git(self.bare, "rev-parse", BRANCH).strip()
