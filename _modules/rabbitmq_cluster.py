@@ -2,23 +2,18 @@
 
 State is read from machine-readable output only (``--formatter json``). Passwords go to
 rabbitmqctl on stdin, never on its command line, and never into a return value or a log.
-Written against rabbitmq-server 3.10.8 (Debian 12); the parsers are pure functions so the
-unit tests can feed them outputs recorded from that version.
+Written against rabbitmq-server 3.10.8 (Debian 12); the parsers and decisions are pure
+functions in ``_utils/prereqos_rabbitmq.py``, tested with outputs recorded from that version.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
 import json
 import logging
 import os
-import re
-from collections.abc import Callable
 from typing import Any
 
+import prereqos_rabbitmq
 import salt.utils.path
 from salt.exceptions import CommandExecutionError
 
@@ -35,16 +30,6 @@ RABBITMQ_USER = "rabbitmq"
 RABBITMQ_HOME = "/var/lib/rabbitmq"
 # Seconds before a hung rabbitmqctl is killed (join_cluster waits on the remote node).
 CLI_TIMEOUT = 300
-# rabbit_password: base64(4-byte salt + hash(salt + password)); checked on a 3.10.8 node.
-PASSWORD_HASHES: dict[str, Callable[[bytes], Any]] = {
-    "rabbit_password_hashing_sha256": hashlib.sha256,
-    "rabbit_password_hashing_sha512": hashlib.sha512,
-    "rabbit_password_hashing_md5": hashlib.md5,
-}
-SALT_BYTES = 4
-ANSI_RE = re.compile(r"\x1b\[[0-9;]*m")
-# rabbitmqctl's diagnostics print a hash of the Erlang cookie: a weak cookie could be guessed from it.
-COOKIE_HASH_RE = re.compile(r"(Erlang cookie hash:)\s*\S+")
 
 
 def __virtual__() -> str | tuple[bool, str]:
@@ -62,11 +47,6 @@ def _cli() -> list[str]:
     if os.geteuid() == 0 and os.path.exists(DEBIAN_CLI):
         return ["runuser", "-u", RABBITMQ_USER, "--", DEBIAN_CLI]
     return [salt.utils.path.which("rabbitmqctl") or "rabbitmqctl"]
-
-
-def _scrub(text: str) -> str:
-    """Tool output made fit for an error message: no colour codes, no cookie hash."""
-    return COOKIE_HASH_RE.sub(r"\1 (hidden)", ANSI_RE.sub("", text)).strip()
 
 
 def _run(args: list[str], stdin: str | None = None, quiet: bool = False) -> str:
@@ -90,218 +70,10 @@ def _run(args: list[str], stdin: str | None = None, quiet: bool = False) -> str:
     )
     if ret.get("retcode") != 0:
         detail = ret.get("stderr") or ("" if quiet else ret.get("stdout")) or "no error output"
-        raise CommandExecutionError(f"rabbitmqctl {args[0]} failed (exit {ret.get('retcode')}): {_scrub(detail)}")
+        raise CommandExecutionError(
+            f"rabbitmqctl {args[0]} failed (exit {ret.get('retcode')}): {prereqos_rabbitmq.scrub(detail)}"
+        )
     return ret.get("stdout") or ""
-
-
-# ---------------------------------------------------------------------------
-# Pure parsers: rabbitmqctl text in, plain data out (or CommandExecutionError)
-
-
-def _json(text: str, what: str) -> Any:
-    """Decode the JSON printed by ``rabbitmqctl <what>``; empty or cut output is an error."""
-    if not text.strip():
-        raise CommandExecutionError(f"rabbitmqctl {what} printed nothing where JSON was expected")
-    try:
-        return json.loads(text)
-    except ValueError as exc:
-        raise CommandExecutionError(
-            f"rabbitmqctl {what} printed something that is not complete JSON ({exc}); run it by hand to see why"
-        ) from None
-
-
-def _shape_error(what: str, expected: str) -> CommandExecutionError:
-    return CommandExecutionError(f"rabbitmqctl {what} returned JSON of an unexpected shape: expected {expected}")
-
-
-def _is_names(value: Any) -> bool:
-    return isinstance(value, list) and all(isinstance(item, str) for item in value)
-
-
-def _parse_cluster_status(text: str) -> dict[str, Any]:
-    """``cluster_status --formatter json`` → members, running nodes, partitions, alarms, cluster name.
-
-    ``partitions`` lists the nodes that report a partition; ``partitioned_from`` maps each
-    of them to the nodes it was cut off from. ``members`` counts disc and RAM nodes.
-    """
-    what = "cluster_status"
-    data = _json(text, what)
-    if not isinstance(data, dict):
-        raise _shape_error(what, "an object")
-    for key in ("running_nodes", "disk_nodes"):
-        if not _is_names(data.get(key)):
-            raise _shape_error(what, f"'{key}' as a list of node names")
-    ram = data.get("ram_nodes", [])
-    partitions = data.get("partitions", {})
-    alarms = data.get("alarms", [])
-    if not _is_names(ram):
-        raise _shape_error(what, "'ram_nodes' as a list of node names")
-    if not isinstance(partitions, dict) or not all(_is_names(peers) for peers in partitions.values()):
-        raise _shape_error(what, "'partitions' as an object of node → list of node names")
-    if not isinstance(alarms, list) or not all(isinstance(alarm, dict) for alarm in alarms):
-        raise _shape_error(what, "'alarms' as a list of objects")
-    return {
-        "cluster_name": str(data.get("cluster_name", "")),
-        "running_nodes": sorted(data["running_nodes"]),
-        "disk_nodes": sorted(data["disk_nodes"]),
-        "ram_nodes": sorted(ram),
-        "members": sorted(set(data["disk_nodes"]) | set(ram)),
-        "partitions": sorted(partitions),
-        "partitioned_from": {node: sorted(peers) for node, peers in sorted(partitions.items())},
-        "alarms": alarms,
-    }
-
-
-def _parse_node_name(text: str) -> str:
-    """The local node's name from ``status --formatter json`` (its clustering listener)."""
-    what = "status"
-    data = _json(text, what)
-    listeners = data.get("listeners") if isinstance(data, dict) else None
-    if isinstance(listeners, list):
-        for listener in listeners:
-            if isinstance(listener, dict) and listener.get("protocol") == "clustering" and listener.get("node"):
-                return str(listener["node"])
-    raise _shape_error(what, "a 'listeners' list with the node's clustering listener")
-
-
-def _rows(text: str, what: str, key: str, fields: dict[str, type | tuple[type, ...]]) -> dict[str, dict[str, Any]]:
-    """A ``list_* --formatter json`` array of objects → ``{row[key]: rest of row}``, types checked."""
-    data = _json(text, what)
-    expected = f"a list of objects with '{key}'" + "".join(f", '{field}'" for field in fields)
-    if not isinstance(data, list):
-        raise _shape_error(what, expected)
-    rows = {}
-    for row in data:
-        if not isinstance(row, dict) or not isinstance(row.get(key), str):
-            raise _shape_error(what, expected)
-        if not all(isinstance(row.get(field), kinds) for field, kinds in fields.items()):
-            raise _shape_error(what, expected)
-        rows[row[key]] = {field: value for field, value in row.items() if field != key}
-    return rows
-
-
-def _parse_users(text: str) -> dict[str, dict[str, Any]]:
-    """``list_users`` → ``{user: {"tags": [...]}}``."""
-    users = _rows(text, "list_users", "user", {"tags": list})
-    if not all(_is_names(user["tags"]) for user in users.values()):
-        raise _shape_error("list_users", "'tags' as a list of strings")
-    return users
-
-
-def _parse_vhosts(text: str) -> dict[str, dict[str, Any]]:
-    """``list_vhosts`` → ``{vhost: {}}`` (the other listed columns, none by default)."""
-    return _rows(text, "list_vhosts", "name", {})
-
-
-def _parse_permissions(text: str) -> dict[str, dict[str, str]]:
-    """``list_permissions -p VHOST`` → ``{user: {"configure", "write", "read"}}`` (regexes)."""
-    return _rows(text, "list_permissions", "user", {"configure": str, "write": str, "read": str})
-
-
-def _parse_policies(text: str) -> dict[str, dict[str, Any]]:
-    """``list_policies -p VHOST`` → ``{name: {"vhost", "pattern", "definition": dict, "priority", "apply_to"}}``.
-
-    rabbitmqctl prints the definition as a JSON string inside the JSON: it is decoded here.
-    """
-    what = "list_policies"
-    fields = {"vhost": str, "pattern": str, "apply-to": str, "definition": str, "priority": int}
-    policies = {}
-    for name, row in _rows(text, what, "name", fields).items():
-        definition = _json(row["definition"], f"{what} (definition of {name})")
-        if not isinstance(definition, dict):
-            raise _shape_error(what, f"the definition of {name} as a JSON object")
-        policies[name] = {
-            "vhost": row["vhost"],
-            "pattern": row["pattern"],
-            "definition": definition,
-            "priority": row["priority"],
-            "apply_to": row["apply-to"],
-        }
-    return policies
-
-
-def _parse_queues(text: str) -> dict[str, dict[str, Any]]:
-    """``list_queues -p VHOST name messages`` → ``{queue: {"messages": int or what the tool printed}}``."""
-    return _rows(text, "list_queues", "name", {})
-
-
-def _parse_password_hashes(text: str) -> dict[str, dict[str, str]]:
-    """``export_definitions -`` → ``{user: {"password_hash", "hashing_algorithm"}}``. Keep it private."""
-    what = "export_definitions"
-    data = _json(text, what)
-    users = data.get("users") if isinstance(data, dict) else None
-    expected = "'users' as a list of objects with 'name', 'password_hash' and 'hashing_algorithm'"
-    if not isinstance(users, list):
-        raise _shape_error(what, expected)
-    hashes = {}
-    for user in users:
-        keys = ("name", "password_hash", "hashing_algorithm")
-        if not isinstance(user, dict) or not all(isinstance(user.get(key), str) for key in keys):
-            raise _shape_error(what, expected)
-        hashes[user["name"]] = {"password_hash": user["password_hash"], "hashing_algorithm": user["hashing_algorithm"]}
-    return hashes
-
-
-def _password_matches(password: str, password_hash: str, algorithm: str) -> bool:
-    """Whether ``password`` hashes to ``password_hash`` (base64 of 4-byte salt + hash(salt + UTF-8 password))."""
-    hasher = PASSWORD_HASHES.get(algorithm)
-    if hasher is None:
-        raise CommandExecutionError(
-            f"cannot verify a password hashed with {algorithm!r}: known are {', '.join(PASSWORD_HASHES)}"
-        )
-    if not password_hash:  # a user with password login disabled
-        return False
-    try:
-        raw = base64.b64decode(password_hash, validate=True)
-    except (binascii.Error, ValueError):
-        raise CommandExecutionError("export_definitions returned a password hash that is not base64") from None
-    salt, digest = raw[:SALT_BYTES], raw[SALT_BYTES:]
-    return hmac.compare_digest(hasher(salt + password.encode("utf-8")).digest(), digest)
-
-
-def _password_problem(password: Any) -> str | None:
-    """Why rabbitmqctl could not take ``password`` from stdin as is, or None.
-
-    rabbitmqctl 3.10 reads one line from stdin and trims it: a line break or surrounding
-    blanks would silently give a different password, and an empty one is refused.
-    """
-    if not isinstance(password, str) or not password:
-        return "the password is empty or not a string"
-    if "\n" in password or "\r" in password:
-        return "the password contains a line break (rabbitmqctl reads only the first line from stdin)"
-    if password != password.strip():
-        return "the password starts or ends with blanks (rabbitmqctl trims them from stdin)"
-    return None
-
-
-def _health_problems(status: dict[str, Any], expected_nodes: list[str] | None = None) -> list[str]:
-    """Sentences for what is wrong in a parsed cluster status; empty when healthy.
-
-    Healthy: every expected node (default: every member) running, no partition, no alarm.
-    """
-    problems = []
-    expected = status["members"] if expected_nodes is None else expected_nodes
-    for node in expected:
-        if node in status["running_nodes"]:
-            continue
-        if node in status["members"]:
-            problems.append(
-                f"{node} is a cluster member but is not running: start it (systemctl start rabbitmq-server, "
-                "or rabbitmqctl start_app if only its app was stopped)."
-            )
-        else:
-            problems.append(f"{node} is not a member of the cluster: it has not joined (or was removed).")
-    for node, peers in status["partitioned_from"].items():
-        problems.append(
-            f"{node} reports a network partition from {', '.join(peers)}: pick the side to keep and restart "
-            "the nodes of the other side (https://www.rabbitmq.com/partitions.html)."
-        )
-    for alarm in status["alarms"]:
-        kind = alarm.get("resource") or alarm.get("type") or "unknown"
-        problems.append(
-            f"{kind} alarm on {alarm.get('node', 'an unknown node')}: publishers are blocked until it clears."
-        )
-    return problems
 
 
 # ---------------------------------------------------------------------------
@@ -317,22 +89,9 @@ def cluster_status() -> dict[str, Any]:
 
         salt '*' rabbitmq_cluster.cluster_status
     """
-    status = _parse_cluster_status(_run(["cluster_status", "--formatter", "json"]))
-    status["node"] = _parse_node_name(_run(["status", "--formatter", "json"]))
+    status = prereqos_rabbitmq.parse_cluster_status(_run(["cluster_status", "--formatter", "json"]))
+    status["node"] = prereqos_rabbitmq.parse_node_name(_run(["status", "--formatter", "json"]))
     return status
-
-
-def _queues_with_messages() -> list[str]:
-    """Queues on this node that hold messages (or whose count is unknown), across all vhosts."""
-    busy = []
-    for vhost in sorted(list_vhosts()):
-        for name, queue in sorted(list_queues(vhost).items()):
-            messages = queue.get("messages")
-            if isinstance(messages, int) and messages == 0:
-                continue
-            count = f"messages: {messages}" if isinstance(messages, int) else f"message count unknown: {messages!r}"
-            busy.append(f"queue '{name}' in vhost '{vhost}' ({count})")
-    return busy
 
 
 def join_check(node: str) -> dict[str, Any]:
@@ -354,19 +113,9 @@ def join_check(node: str) -> dict[str, Any]:
     if result["member"]:
         return result
     others = [member for member in members if member != local]
-    if others:
-        result["refusals"].append(
-            f"{local} is already a member of a cluster with {', '.join(others)}; it will not be reset to join "
-            f"{node}. If it really must move, remove it from that cluster deliberately first "
-            f"(rabbitmqctl forget_cluster_node {local} on a remaining member, then rabbitmqctl reset here)."
-        )
-        return result
-    busy = _queues_with_messages()
-    if busy:
-        result["refusals"].append(
-            f"{local} holds messages that join_cluster would destroy (joining resets the node): "
-            f"{'; '.join(busy)}. Consume or move them (or delete those queues), then join again."
-        )
+    # Only a node alone can join: then see whether joining (a reset) would destroy messages.
+    busy = [] if others else prereqos_rabbitmq.busy_queues({vhost: list_queues(vhost) for vhost in list_vhosts()})
+    result["refusals"] = prereqos_rabbitmq.join_refusals(local, others, node, busy)
     return result
 
 
@@ -432,7 +181,7 @@ def health(expected_nodes: list[str] | None = None) -> dict[str, Any]:
             "alarms": [],
             "problems": [f"cannot read the cluster status of the local node: {first_line}"],
         }
-    problems = _health_problems(status, expected_nodes)
+    problems = prereqos_rabbitmq.health_problems(status, expected_nodes)
     return {
         "ok": not problems,
         "node": status["node"],
@@ -449,28 +198,63 @@ def health(expected_nodes: list[str] | None = None) -> dict[str, Any]:
 
 
 def list_vhosts() -> dict[str, dict[str, Any]]:
-    """``{vhost: {}}`` for every virtual host."""
-    return _parse_vhosts(_run(["list_vhosts", "--formatter", "json"]))
+    """``{vhost: {}}`` for every virtual host.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ctrl-1 rabbitmq_cluster.list_vhosts
+    """
+    return prereqos_rabbitmq.parse_vhosts(_run(["list_vhosts", "--formatter", "json"]))
 
 
 def list_users() -> dict[str, dict[str, Any]]:
-    """``{user: {"tags": [...]}}`` for every user."""
-    return _parse_users(_run(["list_users", "--formatter", "json"]))
+    """``{user: {"tags": [...]}}`` for every user.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ctrl-1 rabbitmq_cluster.list_users
+    """
+    return prereqos_rabbitmq.parse_users(_run(["list_users", "--formatter", "json"]))
 
 
 def list_permissions(vhost: str = "/") -> dict[str, dict[str, str]]:
-    """``{user: {"configure", "write", "read"}}`` in ``vhost``."""
-    return _parse_permissions(_run(["list_permissions", "-p", vhost, "--formatter", "json"]))
+    """``{user: {"configure", "write", "read"}}`` in ``vhost``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ctrl-1 rabbitmq_cluster.list_permissions /
+    """
+    return prereqos_rabbitmq.parse_permissions(_run(["list_permissions", "-p", vhost, "--formatter", "json"]))
 
 
 def list_policies(vhost: str = "/") -> dict[str, dict[str, Any]]:
-    """``{name: {"pattern", "definition", "priority", "apply_to", "vhost"}}`` in ``vhost``."""
-    return _parse_policies(_run(["list_policies", "-p", vhost, "--formatter", "json"]))
+    """``{name: {"pattern", "definition", "priority", "apply_to", "vhost"}}`` in ``vhost``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ctrl-1 rabbitmq_cluster.list_policies /
+    """
+    return prereqos_rabbitmq.parse_policies(_run(["list_policies", "-p", vhost, "--formatter", "json"]))
 
 
 def list_queues(vhost: str = "/") -> dict[str, dict[str, Any]]:
-    """``{queue: {"messages": n}}`` in ``vhost``."""
-    return _parse_queues(_run(["list_queues", "-p", vhost, "name", "messages", "--formatter", "json"]))
+    """``{queue: {"messages": n}}`` in ``vhost``, to see what a node would lose if reset.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ctrl-2 rabbitmq_cluster.list_queues /
+    """
+    return prereqos_rabbitmq.parse_queues(_run(["list_queues", "-p", vhost, "name", "messages", "--formatter", "json"]))
 
 
 def check_password(name: str, password: str) -> bool:
@@ -478,12 +262,20 @@ def check_password(name: str, password: str) -> bool:
 
     Checked against the hash in ``export_definitions`` (read without logging it), so the
     password never reaches a command line and no failed login is recorded on the broker.
+    The ``rabbitmq_cluster.user_present`` state calls it with the password from pillar;
+    never type a password on a command line (the job cache keeps the arguments).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ctrl-1 state.sls_id prereqos-rabbitmq-user-openstack prereqos.rabbitmq.setup test=True
     """
-    hashes = _parse_password_hashes(_run(["export_definitions", "-", "--format", "json"], quiet=True))
+    hashes = prereqos_rabbitmq.parse_password_hashes(_run(["export_definitions", "-", "--format", "json"], quiet=True))
     user = hashes.get(name)
     if user is None:
         return False
-    return _password_matches(password, user["password_hash"], user["hashing_algorithm"])
+    return prereqos_rabbitmq.password_matches(password, user["password_hash"], user["hashing_algorithm"])
 
 
 # ---------------------------------------------------------------------------
@@ -491,44 +283,93 @@ def check_password(name: str, password: str) -> bool:
 
 
 def add_vhost(name: str) -> bool:
-    """Create virtual host ``name`` (rabbitmqctl accepts an existing one)."""
+    """Create virtual host ``name`` (rabbitmqctl accepts an existing one).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ctrl-1 rabbitmq_cluster.add_vhost openstack
+    """
     _run(["add_vhost", "--", name])
     return True
 
 
-def _password_stdin(password: str) -> str:
-    problem = _password_problem(password)
+def _password_stdin(name: str, password: str) -> str:
+    """What to write to rabbitmqctl's stdin for ``password``: one line, which it reads intact."""
+    problem = prereqos_rabbitmq.password_problem(name, password)
     if problem:
-        raise CommandExecutionError(f"cannot set this password: {problem}; choose another one in pillar")
+        raise CommandExecutionError(f"cannot set the password: {problem}; choose another one in pillar")
     return password + "\n"
 
 
 def add_user(name: str, password: str) -> bool:
-    """Create user ``name``; the password is written to rabbitmqctl's stdin."""
-    _run(["add_user", "--", name], stdin=_password_stdin(password))
+    """Create user ``name``; the password is written to rabbitmqctl's stdin.
+
+    The ``rabbitmq_cluster.user_present`` state calls it with the password from pillar;
+    never type a password on a command line (the job cache keeps the arguments).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ctrl-1 state.sls_id prereqos-rabbitmq-user-openstack prereqos.rabbitmq.setup
+    """
+    _run(["add_user", "--", name], stdin=_password_stdin(name, password))
     return True
 
 
 def change_password(name: str, password: str) -> bool:
-    """Set the password of ``name``; the password is written to rabbitmqctl's stdin."""
-    _run(["change_password", "--", name], stdin=_password_stdin(password))
+    """Set the password of ``name``; the password is written to rabbitmqctl's stdin.
+
+    The ``rabbitmq_cluster.user_present`` state calls it with the password from pillar;
+    never type a password on a command line (the job cache keeps the arguments).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ctrl-1 state.sls_id prereqos-rabbitmq-user-openstack prereqos.rabbitmq.setup
+    """
+    _run(["change_password", "--", name], stdin=_password_stdin(name, password))
     return True
 
 
 def set_user_tags(name: str, tags: list[str]) -> bool:
-    """Replace the tags of ``name`` (an empty list clears them)."""
+    """Replace the tags of ``name`` (an empty list clears them).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ctrl-1 rabbitmq_cluster.set_user_tags monitor '[monitoring]'
+    """
     _run(["set_user_tags", "--", name, *tags])
     return True
 
 
 def delete_user(name: str) -> bool:
-    """Delete user ``name``."""
+    """Delete user ``name``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ctrl-1 rabbitmq_cluster.delete_user guest
+    """
     _run(["delete_user", "--", name])
     return True
 
 
 def set_permissions(name: str, vhost: str, configure: str, write: str, read: str) -> bool:
-    """Set the configure/write/read regexes of user ``name`` in ``vhost``."""
+    """Set the configure/write/read regexes of user ``name`` in ``vhost``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ctrl-1 rabbitmq_cluster.set_permissions openstack / '.*' '.*' '.*'
+    """
     _run(["set_permissions", "-p", vhost, "--", name, configure, write, read])
     return True
 
@@ -541,7 +382,14 @@ def set_policy(
     apply_to: str = "all",
     vhost: str = "/",
 ) -> bool:
-    """Create or replace policy ``name`` in ``vhost``."""
+    """Create or replace policy ``name`` in ``vhost``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ctrl-1 rabbitmq_cluster.set_policy queue-limits '^(?!amq\\.).*' '{max-length: 10000}' apply_to=queues
+    """
     if not isinstance(definition, dict):
         raise CommandExecutionError(f"policy {name}: the definition must be a mapping, not {type(definition).__name__}")
     _run(
@@ -563,6 +411,13 @@ def set_policy(
 
 
 def clear_policy(name: str, vhost: str = "/") -> bool:
-    """Remove policy ``name`` from ``vhost``."""
+    """Remove policy ``name`` from ``vhost``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ctrl-1 rabbitmq_cluster.clear_policy queue-limits
+    """
     _run(["clear_policy", "-p", vhost, "--", name])
     return True

@@ -7,15 +7,16 @@ States
     ``synced``        a gate: wait until this node is Synced in a Primary component
                       of at least ``size`` nodes (the orchestration's health check).
     ``user_present``  a MariaDB user with a password from pillar, socket login and grants.
-    ``recovered``     the explicit recovery after a full outage (DESIGN.md, rule 5).
+    ``recovered``     the explicit recovery after a full outage (see below).
+    ``published``     this node's facts sent to the mine, for the peers' decisions.
 
 How ``member`` decides: every controller publishes
 :func:`galera_cluster.node_state <_modules.galera_cluster.node_state>` to the mine as
 ``prereqos_galera_state`` (the orchestration runs ``mine.send`` before each step);
-``member`` reads them, replaces its own entry by a live reading and calls
-``galera_cluster.plan``. Mine entries that are missing, malformed or older than
-``max_age`` seconds count as unknown nodes: an unknown node never lets a bootstrap
-happen.
+``member`` reads them, replaces its own entry by a live reading and decides with
+``prereqos_galera.plan`` (``_utils/prereqos_galera.py``). Mine entries that are
+missing, malformed or older than ``max_age`` seconds count as unknown nodes: an
+unknown node never lets a bootstrap happen.
 
 Recovery after a full outage (``recovered``), step by step for ``orch/prereqos_recover.sls``:
 
@@ -27,7 +28,7 @@ Recovery after a full outage (``recovered``), step by step for ``orch/prereqos_r
    ``mariadbd --wsrep-recover`` (a few seconds of InnoDB recovery per node).
 3. ``galera_cluster.recovered`` on every controller at once, with the same
    ``nodes`` and the operator's optional ``forced_node``. Every node computes the
-   same ``galera_cluster.recovery_plan`` from the mine: the node marked
+   same ``prereqos_galera.recovery_plan`` from the mine: the node marked
    ``safe_to_bootstrap``, else the highest recovered seqno; refused when ambiguous
    (tie, an unknown node, a failed recovery, different cluster uuids) unless
    ``forced_node`` names the node; refused (result False) while a node still runs
@@ -50,6 +51,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import prereqos_common
+import prereqos_galera
 import salt.utils.data
 from salt.exceptions import CommandExecutionError
 
@@ -69,34 +72,11 @@ def _unavailable(name: str, action: str, changes: bool = True) -> dict[str, Any]
     """None when mariadb-server is installed, else the return of a state that cannot run yet."""
     if "galera_cluster.node_state" in __salt__:
         return None
-    return __salt__["prereqos.not_installed"](name, "mariadb-server", action, changes, bool(__opts__["test"]))
+    return prereqos_common.not_installed(name, "mariadb-server", action, changes, bool(__opts__["test"]))
 
 
 def _ret(name: str) -> dict[str, Any]:
     return {"name": name, "result": False, "changes": {}, "comment": ""}
-
-
-def describe(state: dict[str, Any]) -> str:
-    """A short text for a node_state, used in changes and comments (pure)."""
-    saved = state["grastate"]
-    history = "fresh" if state["fresh"] else f"Galera data, seqno {saved['seqno']}"
-    if not state["running"]:
-        return f"stopped ({history})"
-    if not state["wsrep_on"]:
-        return f"standalone ({history})"
-    return f"{state['local_state']}, {state['cluster_status']}, cluster size {state['cluster_size']}"
-
-
-def entry_problem(entry: Any, now: float, max_age: float) -> str | None:
-    """Why a mine entry cannot be trusted, or None (pure apart from the validity check)."""
-    if entry is None:
-        return "no data in the mine (unreachable, or mine.send failed)"
-    if not __salt__["galera_cluster.valid_node_state"](entry) or not isinstance(entry.get("collected_at"), float | int):
-        return "malformed data in the mine"
-    age = now - entry["collected_at"]
-    if abs(age) > max_age:
-        return f"mine data is {age:.0f} s old (more than {max_age} s): refresh it with mine.send"
-    return None
 
 
 def _gather(
@@ -112,7 +92,7 @@ def _gather(
         if node == me:
             states[node] = local
             continue
-        problem = entry_problem(data.get(node), now, max_age)
+        problem = prereqos_galera.entry_problem(data.get(node), now, max_age)
         if problem:
             notes.append(f"{node}: {problem}")
         states[node] = None if problem else data[node]
@@ -123,26 +103,22 @@ def _comment(*parts: str) -> str:
     return "\n".join(part for part in parts if part)
 
 
-def _wait_synced(size: int | None, deadline: float) -> tuple[bool, dict[str, Any]]:
-    """Poll health until Synced in a Primary component (of ``size`` nodes or more) or the deadline."""
-    while True:
+def _wait_synced(size: int | None, timeout: float) -> tuple[bool, dict[str, Any]]:
+    """Poll health until Synced in a Primary component (of ``size`` nodes or more), for ``timeout`` seconds."""
+
+    def probe() -> tuple[bool, dict[str, Any]]:
         report = __salt__["galera_cluster.health"](expected_size=size)
-        if report["ok"] or time.monotonic() >= deadline:
-            return report["ok"], report
-        time.sleep(POLL_INTERVAL)
+        return report["ok"], report
 
-
-def _health_text(report: dict[str, Any]) -> str:
-    if report["ok"]:
-        return f"{report['local_state']}, {report['cluster_status']}, cluster size {report['cluster_size']}"
-    return "; ".join(report["problems"])
+    return prereqos_common.wait_until(probe, max(0.0, timeout), POLL_INTERVAL)
 
 
 def member(
     name: str,
     nodes: list[str],
     bootstrap_node: str,
-    mine_function: str = "prereqos_galera_state",
+    mine_function: str,
+    datadir: str,
     service: str = "mariadb",
     timeout: int = 600,
     max_age: int = MAX_AGE,
@@ -155,6 +131,8 @@ def member(
         The node that starts a brand-new cluster (only when every node is fresh).
     mine_function
         The mine entry holding each node's ``galera_cluster.node_state``.
+    datadir
+        MariaDB's datadir (where grastate.dat is).
     timeout
         Seconds to wait for the start and for Synced.
     max_age
@@ -171,18 +149,18 @@ def member(
         ret["comment"] = f"This minion ({me}) is not in nodes {nodes}"
         return ret
     try:
-        local = __salt__["galera_cluster.node_state"]()
+        local = __salt__["galera_cluster.node_state"](datadir=datadir)
     except CommandExecutionError as exc:
         ret["comment"] = f"Cannot read this node's Galera state: {exc}"
         return ret
     states, notes = _gather(nodes, mine_function, max_age, me, local)
-    decision = __salt__["galera_cluster.plan"](me, bootstrap_node, states)
+    decision = prereqos_galera.plan(me, bootstrap_node, states)
     action, reason = decision["action"], decision["reason"]
     if action in ("none", "refuse"):
         ret["result"] = action == "none"
         ret["comment"] = _comment(reason, *notes)
         return ret
-    before = describe(local)
+    before = prereqos_galera.describe(local)
     if __opts__["test"]:
         ret["result"] = None
         ret["comment"] = _comment(f"Would {action}: {reason}", *notes)
@@ -198,24 +176,32 @@ def member(
         if action == "join":
             __salt__["galera_cluster.start"](service, timeout=timeout)
         elif action == "bootstrap":
-            __salt__["galera_cluster.bootstrap"](service)
+            __salt__["galera_cluster.bootstrap"](service, datadir=datadir)
     except CommandExecutionError as exc:
         ret["comment"] = _comment(f"Could not {action}: {exc}", reason)
         return ret
-    ok, report = _wait_synced(1 if action == "bootstrap" else None, deadline)
+    ok, report = _wait_synced(1 if action == "bootstrap" else None, deadline - time.monotonic())
+    health = prereqos_galera.health_text(report)
     if action != "wait":
         done = "bootstrapped" if action == "bootstrap" else "joined"
-        ret["changes"] = {"galera": {"old": before, "new": f"{done}, {_health_text(report)}"}}
+        ret["changes"] = {"galera": {"old": before, "new": f"{done}, {health}"}}
     ret["result"] = ok
     if ok:
-        ret["comment"] = _comment(f"{reason}: now {_health_text(report)}", *notes)
+        ret["comment"] = _comment(f"{reason}: now {health}", *notes)
     else:
-        ret["comment"] = _comment(f"{reason}: not Synced after {timeout} s: {_health_text(report)}", *notes)
+        ret["comment"] = _comment(f"{reason}: not Synced after {timeout} s: {health}", *notes)
     return ret
 
 
-def published(name: str = "prereqos_galera_state", mine_function: str = "galera_cluster.node_state") -> dict[str, Any]:
+def published(
+    name: str, mine_function: str = "galera_cluster.node_state", arguments: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Publish this node's live Galera facts to the mine as ``name``, for the peers' decisions.
+
+    mine_function
+        ``galera_cluster.node_state``, or ``galera_cluster.recovery_facts`` after a full outage.
+    arguments
+        Keyword arguments of ``mine_function``, e.g. ``{datadir: /var/lib/mysql}``.
 
     Only Salt's mine changes, never the node: it runs under test=True too (so that
     ``member`` predicts from fresh facts) and reports no changes.
@@ -223,7 +209,7 @@ def published(name: str = "prereqos_galera_state", mine_function: str = "galera_
     if missing := _unavailable(name, "publish its Galera state", changes=False):
         return missing
     ret = _ret(name)
-    if __salt__["mine.send"](name, mine_function=mine_function):
+    if __salt__["mine.send"](name, mine_function=mine_function, **(arguments or {})):
         ret.update(result=True, comment=f"{mine_function} published to the mine as {name}")
     else:
         ret["comment"] = f"mine.send of {mine_function} failed: see the minion log"
@@ -238,33 +224,34 @@ def synced(name: str, size: int, timeout: int = 300) -> dict[str, Any]:
     report = __salt__["galera_cluster.health"](expected_size=size)
     if report["ok"]:
         ret["result"] = True
-        ret["comment"] = f"Galera is {_health_text(report)} (at least {size} wanted)"
+        ret["comment"] = f"Galera is {prereqos_galera.health_text(report)} (at least {size} wanted)"
         return ret
     if __opts__["test"]:
         ret["result"] = None
-        ret["comment"] = f"Would wait up to {timeout} s for Synced and cluster size {size}; now: {_health_text(report)}"
+        now = prereqos_galera.health_text(report)
+        ret["comment"] = f"Would wait up to {timeout} s for Synced and cluster size {size}; now: {now}"
         return ret
-    ok, report = _wait_synced(size, time.monotonic() + timeout)
+    ok, report = _wait_synced(size, timeout)
+    now = prereqos_galera.health_text(report)
     ret["result"] = ok
     if ok:
-        ret["comment"] = f"Galera is {_health_text(report)} (at least {size} wanted)"
+        ret["comment"] = f"Galera is {now} (at least {size} wanted)"
     else:
-        ret["comment"] = f"Galera not Synced with cluster size {size} after {timeout} s: {_health_text(report)}"
+        ret["comment"] = f"Galera not Synced with cluster size {size} after {timeout} s: {now}"
     return ret
 
 
 def user_present(
     name: str,
+    password_pillar: str,
     host: str = "localhost",
-    password_pillar: str | None = None,
     grants: list[str] | None = None,
     unix_socket: bool = False,
 ) -> dict[str, Any]:
     """A MariaDB user ``'name'@'host'`` with the password found in pillar and these grants.
 
     password_pillar
-        Colon-separated pillar key of the password (required), e.g.
-        ``prereqos:secrets:db_sst_password``.
+        Colon-separated pillar key of the password, e.g. ``site:secrets:db_sst_password``.
     grants
         ``"PRIVILEGE[, PRIVILEGE] ON db.table [WITH GRANT OPTION]"`` strings; missing
         ones are granted, extra ones are left alone.
@@ -288,11 +275,11 @@ def user_present(
     try:
         if __opts__["test"]:
             check = __salt__["galera_cluster.user_check"](name, host, password, grants, unix_socket)
-            changes = __salt__["galera_cluster.user_changes"](check, unix_socket)
+            changes = prereqos_galera.user_changes(check, unix_socket)
         else:
             changes = __salt__["galera_cluster.user_present"](name, host, password, grants, unix_socket)["changes"]
     except CommandExecutionError as exc:
-        ret["comment"] = f"User {account}: {str(exc).replace(password, '******')}"
+        ret["comment"] = f"User {account}: {prereqos_common.mask(str(exc), [password])}"
         return ret
     ret["changes"] = changes
     if not changes:
@@ -307,29 +294,13 @@ def user_present(
     return ret
 
 
-def table_text(table: dict[str, dict[str, Any]]) -> list[str]:
-    """One line of facts per node for the recovery comment (pure)."""
-    lines = []
-    for node, row in table.items():
-        facts = [row["state"]]
-        if row.get("uuid"):
-            facts.append(f"cluster {row['uuid']}")
-        if row.get("seqno") is not None:
-            facts.append(f"recovered seqno {row['seqno']}")
-        if row.get("saved_seqno") is not None:
-            facts.append(f"grastate seqno {row['saved_seqno']}, safe_to_bootstrap {int(row['safe_to_bootstrap'])}")
-        if row.get("error"):
-            facts.append(f"error: {row['error']}")
-        lines.append(f"  {node}: {'; '.join(facts)}")
-    return lines
-
-
 def recovered(
     name: str,
     nodes: list[str],
+    mine_function: str,
+    datadir: str,
     forced_node: str | None = None,
     bootstrap_node: str | None = None,
-    mine_function: str = "prereqos_galera_recovery",
     service: str = "mariadb",
     timeout: int = 600,
     max_age: int = MAX_AGE,
@@ -338,13 +309,15 @@ def recovered(
 
     nodes
         The minion ids of every controller.
+    mine_function
+        The mine entry holding each node's ``galera_cluster.recovery_facts``.
+    datadir
+        MariaDB's datadir (where grastate.dat is).
     forced_node
         The operator's explicit choice, for an ambiguous case (a node lost for good,
         data of different clusters). Never overrides a running node.
     bootstrap_node
         Preferred among nodes tied on the highest seqno (they hold the same data).
-    mine_function
-        The mine entry holding each node's ``galera_cluster.recovery_facts``.
 
     Every node computes the same choice from the mine; only the chosen node acts
     (safe_to_bootstrap set if needed, ``galera_new_cluster``, wait until Synced).
@@ -357,8 +330,8 @@ def recovered(
         ret["comment"] = f"This minion ({me}) is not in nodes {nodes}"
         return ret
     states, notes = _gather(nodes, mine_function, max_age)
-    decision = __salt__["galera_cluster.recovery_plan"](states, forced_node, bootstrap_node)
-    facts = ["Facts:", *table_text(decision["table"]), *notes]
+    decision = prereqos_galera.recovery_plan(states, forced_node, bootstrap_node)
+    facts = ["Facts:", *prereqos_galera.table_text(decision["table"]), *notes]
     chosen = decision["node"]
     if chosen is None:
         ret["result"] = not decision["needed"]
@@ -371,25 +344,25 @@ def recovered(
         ret["comment"] = _comment(f"{why}. This node rejoins it afterwards.", *facts)
         return ret
     try:
-        local = __salt__["galera_cluster.node_state"]()
+        local = __salt__["galera_cluster.node_state"](datadir=datadir)
     except CommandExecutionError as exc:
         ret["comment"] = _comment(f"{why}, but this node's state cannot be read: {exc}", *facts)
         return ret
     if local["running"] or local["grastate"] != states[me]["grastate"]:
         ret["comment"] = _comment(
-            f"{why}, but this node changed since its facts were collected ({describe(local)}): "
+            f"{why}, but this node changed since its facts were collected ({prereqos_galera.describe(local)}): "
             "nothing was changed; run the recovery again",
             *facts,
         )
         return ret
-    return _bootstrap_chosen(ret, local, why, facts, service, timeout)
+    return _bootstrap_chosen(ret, local, why, facts, service, datadir, timeout)
 
 
 def _bootstrap_chosen(
-    ret: dict[str, Any], local: dict[str, Any], why: str, facts: list[str], service: str, timeout: int
+    ret: dict[str, Any], local: dict[str, Any], why: str, facts: list[str], service: str, datadir: str, timeout: int
 ) -> dict[str, Any]:
     """Mark safe_to_bootstrap if needed, bootstrap, wait until Synced."""
-    before = f"stopped after a full outage ({describe(local)})"
+    before = f"stopped after a full outage ({prereqos_galera.describe(local)})"
     safe = local["grastate"]["safe_to_bootstrap"]
     if __opts__["test"]:
         ret["result"] = None
@@ -401,15 +374,16 @@ def _bootstrap_chosen(
     deadline = time.monotonic() + timeout
     try:
         if not safe:
-            __salt__["galera_cluster.mark_safe_to_bootstrap"](service=service)
+            __salt__["galera_cluster.mark_safe_to_bootstrap"](datadir=datadir, service=service)
             ret["changes"]["safe_to_bootstrap"] = {"old": False, "new": True}
-        __salt__["galera_cluster.bootstrap"](service)
+        __salt__["galera_cluster.bootstrap"](service, datadir=datadir)
     except CommandExecutionError as exc:
         ret["comment"] = _comment(f"{why}; bootstrap failed: {exc}", *facts)
         return ret
-    ok, report = _wait_synced(1, deadline)
-    ret["changes"]["galera"] = {"old": before, "new": f"bootstrapped, {_health_text(report)}"}
+    ok, report = _wait_synced(1, deadline - time.monotonic())
+    health = prereqos_galera.health_text(report)
+    ret["changes"]["galera"] = {"old": before, "new": f"bootstrapped, {health}"}
     ret["result"] = ok
     state = "now" if ok else f"not Synced after {timeout} s:"
-    ret["comment"] = _comment(f"{why}; {state} {_health_text(report)}", *facts)
+    ret["comment"] = _comment(f"{why}; {state} {health}", *facts)
     return ret

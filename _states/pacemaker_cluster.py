@@ -28,9 +28,9 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
+import prereqos_common
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 __virtualname__ = "pacemaker_cluster"
@@ -48,10 +48,11 @@ def _unavailable(name: str, action: str, changes: bool = True) -> dict[str, Any]
     """None when pacemaker is installed, else the return of a state that cannot run yet."""
     if "pacemaker_cluster.status" in __salt__:
         return None
-    return __salt__["prereqos.not_installed"](name, "pacemaker", action, changes, bool(__opts__["test"]))
+    return prereqos_common.not_installed(name, "pacemaker", action, changes, bool(__opts__["test"]))
 
 
 def _describe(report: dict[str, Any]) -> str:
+    """DC, quorum and node states of a health report, for comments."""
     online = ", ".join(report["online"]) or "none"
     offline = ", ".join(report["offline"]) or "none"
     return f"DC {report['dc'] or 'none'}, quorate {report['quorate']}, online: {online}, offline: {offline}"
@@ -79,19 +80,16 @@ def online(name: str, nodes: list[str], timeout: int = 180) -> dict[str, Any]:
     if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout < 0:
         ret["comment"] = "timeout must be a number of seconds (0 or more)"
         return ret
-    report = __salt__["pacemaker_cluster.health"](expected_nodes=nodes)
-    if report["ok"]:
-        ret.update(result=True, comment=f"Cluster is up: {_describe(report)}")
-        return ret
-    if __opts__["test"]:
-        ret.update(result=None, comment=f"Would wait up to {timeout}s for: {'; '.join(report['problems'])}")
-        return ret
-    deadline = time.monotonic() + timeout
-    while not report["ok"] and time.monotonic() < deadline:
-        time.sleep(max(0.0, min(POLL_INTERVAL, deadline - time.monotonic())))
+
+    def probe() -> tuple[bool, dict[str, Any]]:
         report = __salt__["pacemaker_cluster.health"](expected_nodes=nodes)
-    if report["ok"]:
+        return report["ok"], report
+
+    up, report = prereqos_common.wait_until(probe, 0 if __opts__["test"] else timeout, POLL_INTERVAL)
+    if up:
         ret.update(result=True, comment=f"Cluster is up: {_describe(report)}")
+    elif __opts__["test"]:
+        ret.update(result=None, comment=f"Would wait up to {timeout}s for: {'; '.join(report['problems'])}")
     else:
         ret["comment"] = (
             f"Cluster not ready after {timeout}s: {'; '.join(report['problems'])}. Last status: {_describe(report)}"
@@ -110,7 +108,7 @@ def configured(
 ) -> dict[str, Any]:
     """Make the CIB hold these cluster properties, resource defaults, resources and constraints.
 
-    Each argument has the shape ``pacemaker_cluster.parse_configuration`` returns. Only
+    Each argument has the shape ``prereqos_pacemaker.parse_configuration`` returns. Only
     objects that differ are written (``crm configure load update``); objects and
     properties not named here are left alone. ``changes`` is ``{id: {"old", "new"}}``
     (``properties``/``rsc_defaults`` for those), values of password-like parameters masked.

@@ -9,7 +9,8 @@ the SLS, and never in a comment or in ``changes``.
 
     rabbitmq-cookie:
       rabbitmq_cluster.cookie:
-        - pillar_key: prereqos:secrets:erlang_cookie
+        - name: /var/lib/rabbitmq/.erlang.cookie
+        - pillar_key: site:secrets:erlang_cookie
 
     rabbitmq-joined:
       rabbitmq_cluster.joined:
@@ -17,7 +18,7 @@ the SLS, and never in a comment or in ``changes``.
 
     openstack:
       rabbitmq_cluster.user_present:
-        - password_pillar: prereqos:secrets:rabbitmq_users:openstack
+        - password_pillar: site:secrets:rabbitmq_users:openstack
         - permissions:
             /: ['.*', '.*', '.*']
 """
@@ -25,22 +26,19 @@ the SLS, and never in a comment or in ``changes``.
 from __future__ import annotations
 
 import grp
-import json
 import os
 import pwd
 import stat
-import tempfile
-import time
 from typing import Any
 
+import prereqos_common
+import prereqos_rabbitmq
 import salt.utils.data
 from salt.exceptions import CommandExecutionError
 
 __virtualname__ = "rabbitmq_cluster"
 
 COOKIE_MODE = 0o400
-# Erlang reads at most 255 printable ASCII characters from the cookie file (OTP auth.erl).
-COOKIE_MAX_LENGTH = 255
 POLL_INTERVAL = 2  # seconds between two cluster_status reads in running_nodes
 
 
@@ -54,7 +52,7 @@ def _unavailable(name: str, action: str, changes: bool = True) -> dict[str, Any]
     """None when rabbitmq-server is installed, else the return of a state that cannot run yet."""
     if "rabbitmq_cluster.cluster_status" in __salt__:
         return None
-    return __salt__["prereqos.not_installed"](name, "rabbitmq-server", action, changes, bool(__opts__["test"]))
+    return prereqos_common.not_installed(name, "rabbitmq-server", action, changes, _test())
 
 
 def _ret(name: str) -> dict[str, Any]:
@@ -79,17 +77,6 @@ def _secret(key: str) -> Any:
 # Erlang cookie
 
 
-def _cookie_problem(value: Any) -> str | None:
-    """Why ``value`` cannot be an Erlang cookie, or None."""
-    if not isinstance(value, str) or not value:
-        return "is not set (it must hold the cluster's Erlang cookie, the same on every node)"
-    if len(value) > COOKIE_MAX_LENGTH:
-        return f"is longer than {COOKIE_MAX_LENGTH} characters, which Erlang refuses"
-    if not all(" " <= char <= "~" for char in value):
-        return "holds characters other than printable ASCII, which Erlang refuses"
-    return None
-
-
 def _read_file(path: str) -> tuple[str | None, os.stat_result | None]:
     """The text and stat of ``path``, or (None, None) when it does not exist."""
     try:
@@ -100,6 +87,7 @@ def _read_file(path: str) -> tuple[str | None, os.stat_result | None]:
 
 
 def _owner(uid: int, gid: int) -> str:
+    """``user:group`` of numeric ids, the numbers when they have no name."""
     try:
         user = pwd.getpwuid(uid).pw_name
     except KeyError:
@@ -111,23 +99,9 @@ def _owner(uid: int, gid: int) -> str:
     return f"{user}:{group}"
 
 
-def _write_cookie(path: str, value: str, uid: int, gid: int) -> None:
-    """Replace ``path`` atomically with ``value``, created 0400 and owned ``uid:gid`` from the start."""
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", prefix=".erlang.cookie.")
-    try:
-        with os.fdopen(fd, "w", encoding="ascii") as handle:
-            os.fchmod(handle.fileno(), COOKIE_MODE)
-            os.fchown(handle.fileno(), uid, gid)
-            handle.write(value)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
 def cookie(
-    name: str = "/var/lib/rabbitmq/.erlang.cookie",
-    pillar_key: str = "prereqos:secrets:erlang_cookie",
+    name: str,
+    pillar_key: str,
     service: str = "rabbitmq-server",
     user: str = "rabbitmq",
     group: str = "rabbitmq",
@@ -140,7 +114,7 @@ def cookie(
     """
     ret = _ret(name)
     value = _secret(pillar_key)
-    problem = _cookie_problem(value)
+    problem = prereqos_rabbitmq.cookie_problem(value)
     if problem:
         return _fail(ret, f"Pillar key {pillar_key} {problem}.")
     try:
@@ -189,7 +163,7 @@ def cookie(
         if content_differs:
             if restart and not __salt__["service.stop"](service):
                 return _fail(ret, f"Could not stop {service}, so the cookie was not changed: check its logs.")
-            _write_cookie(name, value, uid, gid)
+            prereqos_common.atomic_write(name, value.encode("ascii"), COOKIE_MODE, uid, gid)
         else:
             os.chmod(name, COOKIE_MODE)
             os.chown(name, uid, gid)
@@ -262,28 +236,21 @@ def running_nodes(name: str, nodes: list[str], timeout: int = 300) -> dict[str, 
     ret = _ret(name)
     if not isinstance(nodes, list) or not nodes or not all(isinstance(node, str) for node in nodes):
         return _fail(ret, f"nodes must be a non-empty list of node names like rabbit@ctrl-1, got {nodes!r}.")
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def probe() -> tuple[bool, dict[str, Any]]:
         health = __salt__["rabbitmq_cluster.health"](nodes)
-        missing = [node for node in nodes if node not in health["running_nodes"]]
-        if not missing and not health["partitions"]:
-            ret["comment"] = f"All of {', '.join(nodes)} are running, with no partition."
-            return ret
-        waiting = []
-        if missing:
-            waiting.append(f"not running yet: {', '.join(missing)}")
-        if health["partitions"]:
-            waiting.append(f"partition reported by: {', '.join(health['partitions'])}")
-        if _test():
-            ret.update(result=None, comment=f"Would wait up to {timeout} s for {'; '.join(waiting)}.")
-            return ret
-        if time.monotonic() >= deadline:
-            running = ", ".join(health["running_nodes"]) or "none"
-            return _fail(
-                ret,
-                f"After {timeout} s, {'; '.join(waiting)}. Running: {running}. " + " ".join(health["problems"]),
-            )
-        time.sleep(POLL_INTERVAL)
+        return not prereqos_rabbitmq.waiting_for(nodes, health), health
+
+    met, health = prereqos_common.wait_until(probe, 0 if _test() else timeout, POLL_INTERVAL)
+    if met:
+        ret["comment"] = f"All of {', '.join(nodes)} are running, with no partition."
+        return ret
+    waiting = "; ".join(prereqos_rabbitmq.waiting_for(nodes, health))
+    if _test():
+        ret.update(result=None, comment=f"Would wait up to {timeout} s for {waiting}.")
+        return ret
+    running = ", ".join(health["running_nodes"]) or "none"
+    return _fail(ret, f"After {timeout} s, {waiting}. Running: {running}. " + " ".join(health["problems"]))
 
 
 # ---------------------------------------------------------------------------
@@ -311,45 +278,25 @@ def vhost_present(name: str) -> dict[str, Any]:
     return ret
 
 
-def _permission_spec(vhost: str, spec: Any) -> list[str]:
-    if not isinstance(spec, (list, tuple)) or len(spec) != 3 or not all(isinstance(item, str) for item in spec):
-        raise CommandExecutionError(
-            f"permissions for vhost {vhost} must be [configure, write, read] regexes (strings), got {spec!r}"
-        )
-    return list(spec)
-
-
 def _user_changes(
-    name: str, password: str, tags: list | None, permissions: dict | None, users: dict[str, Any]
+    name: str, password: str, tags: list[str] | None, permissions: dict[str, Any] | None, users: dict[str, Any]
 ) -> dict[str, Any]:
     """What must change for user ``name``: a dict in ``changes`` form, free of the password."""
-    changes: dict[str, Any] = {}
-    exists = name in users
-    if not exists:
-        changes["user"] = {"old": None, "new": name}
-    elif not __salt__["rabbitmq_cluster.check_password"](name, password):
-        changes["password"] = {"old": "differs", "new": "updated"}
-    if tags is not None:
-        have_tags = sorted(users[name]["tags"]) if exists else []
-        if have_tags != sorted(tags):
-            changes["tags"] = {"old": have_tags, "new": sorted(tags)}
-    if permissions:
-        vhosts = __salt__["rabbitmq_cluster.list_vhosts"]()
-        for vhost, spec in sorted(permissions.items()):
-            want = _permission_spec(vhost, spec)
-            have = None
-            if vhost not in vhosts:
-                if not _test():
-                    raise CommandExecutionError(
-                        f"virtual host {vhost} does not exist: put a rabbitmq_cluster.vhost_present for it "
-                        f"before user {name} (require it)"
-                    )
-            elif exists:
-                row = __salt__["rabbitmq_cluster.list_permissions"](vhost).get(name)
-                have = [row["configure"], row["write"], row["read"]] if row else None
-            if have != want:
-                changes.setdefault("permissions", {})[vhost] = {"old": have, "new": want}
-    return changes
+    user = users.get(name)
+    password_ok = user is not None and __salt__["rabbitmq_cluster.check_password"](name, password)
+    wanted = {vhost: prereqos_rabbitmq.permission_spec(vhost, spec) for vhost, spec in (permissions or {}).items()}
+    vhosts = __salt__["rabbitmq_cluster.list_vhosts"]() if wanted else {}
+    held: dict[str, dict[str, str] | None] = {}
+    for vhost in sorted(wanted):
+        if vhost not in vhosts:
+            if not _test():  # under test=True, a vhost_present before this state would create it
+                raise CommandExecutionError(
+                    f"virtual host {vhost} does not exist: put a rabbitmq_cluster.vhost_present for it "
+                    f"before user {name} (require it)"
+                )
+        elif user is not None:
+            held[vhost] = __salt__["rabbitmq_cluster.list_permissions"](vhost).get(name)
+    return prereqos_rabbitmq.user_changes(name, user, password_ok, tags, wanted, held)
 
 
 def user_present(
@@ -377,6 +324,10 @@ def user_present(
         if not changes:
             ret["comment"] = f"User {name} is as wanted."
             return ret
+        sets_password = "user" in changes or "password" in changes
+        problem = prereqos_rabbitmq.password_problem(name, password) if sets_password else None
+        if problem:
+            return _fail(ret, f"Nothing was changed: {problem}; choose another one in pillar.")
         done = "created" if "user" in changes else "updated"
         if _test():
             ret.update(result=None, changes=changes, comment=f"User {name} would be {done} ({', '.join(changes)}).")
@@ -440,13 +391,7 @@ def policy_present(
     ret = _ret(name)
     if not isinstance(definition, dict):
         return _fail(ret, f"Policy {name}: definition must be a mapping, e.g. {{max-length: 10000}}.")
-    # Compare as rabbitmqctl will give it back: JSON types.
-    want = {
-        "pattern": pattern,
-        "definition": json.loads(json.dumps(definition)),
-        "priority": int(priority),
-        "apply_to": apply_to,
-    }
+    want = prereqos_rabbitmq.wanted_policy(pattern, definition, priority, apply_to)
     try:
         policies = _policies(vhost)
         if policies is None and not _test():

@@ -105,14 +105,44 @@ def test_atomic_write_replaces_an_existing_file_and_its_mode(tmp_path: Path) -> 
 
 def test_atomic_write_sets_mode_and_owner_before_writing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     order: list[str] = []
-    real_fchmod, real_fchown = os.fchmod, os.fchown
-    monkeypatch.setattr(common.os, "fchmod", lambda fd, mode: (order.append("fchmod"), real_fchmod(fd, mode)))
-    monkeypatch.setattr(
-        common.os, "fchown", lambda fd, uid, gid: (order.append(f"fchown {uid} {gid}"), real_fchown(fd, uid, gid))
-    )
-    monkeypatch.setattr(common.os, "fsync", lambda fd: order.append("fsync"))
+    real_fdopen, real_fchmod, real_fchown = os.fdopen, os.fchmod, os.fchown
+
+    class Recorded:
+        """The temporary file, its writes recorded."""
+
+        def __init__(self, fd: int, mode: str) -> None:
+            self.handle = real_fdopen(fd, mode)
+
+        def __enter__(self) -> Recorded:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self.handle.close()
+
+        def fileno(self) -> int:
+            return self.handle.fileno()
+
+        def write(self, data: bytes) -> int:
+            order.append("write")
+            return self.handle.write(data)
+
+        def flush(self) -> None:
+            self.handle.flush()
+
+    def fchmod(fd: int, mode: int) -> None:
+        order.append(f"fchmod {mode:o}")
+        real_fchmod(fd, mode)
+
+    def fchown(fd: int, uid: int, gid: int) -> None:
+        order.append(f"fchown {uid} {gid}")
+        real_fchown(fd, uid, gid)
+
+    monkeypatch.setattr(common.os, "fdopen", Recorded)
+    monkeypatch.setattr(common.os, "fchmod", fchmod)
+    monkeypatch.setattr(common.os, "fchown", fchown)
     common.atomic_write(str(tmp_path / "f"), b"x", 0o600, gid=os.getgid())
-    assert order == ["fchmod", f"fchown -1 {os.getgid()}", "fsync"]
+    assert order == ["fchmod 600", f"fchown -1 {os.getgid()}", "write"]
+    assert (tmp_path / "f").read_bytes() == b"x"
 
 
 def test_atomic_write_failure_keeps_the_old_file_and_leaves_no_temporary(

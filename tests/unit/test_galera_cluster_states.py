@@ -1,16 +1,17 @@
-"""Unit tests of _states/galera_cluster.py with a mocked __salt__ (the execution module's pure
-decision functions are the real ones; node states are shaped as the recorded outputs give)."""
+"""Unit tests of _states/galera_cluster.py with a mocked __salt__ (the decisions are the real
+ones of _utils/prereqos_galera.py; node states are shaped as the recorded outputs give)."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 from unittest.mock import MagicMock
 
 import pytest
 from salt.exceptions import CommandExecutionError
 
-from tests.unit.loader import load
-from tests.unit.test_galera_cluster import (
+from tests.unit.loader import library, load
+from tests.unit.test_galera_cluster_library import (
     FRESH_STANDALONE,
     FRESH_STOPPED,
     FRESH_WITH_DATA,
@@ -23,10 +24,13 @@ from tests.unit.test_galera_cluster import (
 )
 
 st = load("_states", "galera_cluster")
-gc = load("_modules", "galera_cluster")
+common = library("prereqos_common")
 
 NODES = ["n1", "n2", "n3"]
 SST_GRANTS = ["RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR ON *.*"]
+MINE = "prereqos_galera_state"
+RECOVERY_MINE = "prereqos_galera_recovery"
+DATADIR = "/srv/mysql"  # a site's datadir, not Debian's default
 
 
 class Clock:
@@ -63,6 +67,8 @@ def health(ok: bool, size: int = 1, problems: list[str] | None = None) -> dict[s
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     fake = Clock()
     monkeypatch.setattr(st, "time", fake)
+    waiting = functools.partial(common.wait_until, clock=fake.monotonic, sleep=fake.sleep)
+    monkeypatch.setattr(common, "wait_until", waiting)
     return fake
 
 
@@ -78,10 +84,6 @@ def salt(clock: Clock) -> dict[str, Any]:
         "galera_cluster.mark_safe_to_bootstrap": MagicMock(return_value={"changed": True}),
         "galera_cluster.user_check": MagicMock(),
         "galera_cluster.user_present": MagicMock(),
-        "galera_cluster.user_changes": gc.user_changes,
-        "galera_cluster.plan": gc.plan,
-        "galera_cluster.recovery_plan": gc.recovery_plan,
-        "galera_cluster.valid_node_state": gc.valid_node_state,
     }
 
 
@@ -115,23 +117,14 @@ def acted(salt: dict[str, Any]) -> list[str]:
     ]
 
 
-# ---------------------------------------------------------------- helpers
+def member(name: str, nodes: list[str], bootstrap_node: str, **kwargs: Any) -> dict[str, Any]:
+    """``galera_cluster.member`` as the SLS calls it: with the mine entry and the site's datadir."""
+    return st.member(name, nodes, bootstrap_node, mine_function=MINE, datadir=DATADIR, **kwargs)
 
 
-def test_describe() -> None:
-    assert st.describe(FRESH_STANDALONE) == "standalone (fresh)"
-    assert st.describe(FRESH_STOPPED) == "stopped (fresh)"
-    assert st.describe(STOPPED_MEMBER) == "stopped (Galera data, seqno 19)"
-    assert st.describe(SYNCED) == "Synced, Primary, cluster size 2"
-
-
-def test_entry_problem() -> None:
-    assert st.entry_problem(SYNCED, 1010.0, 300) is None
-    assert "no data in the mine" in st.entry_problem(None, 1010.0, 300)
-    assert st.entry_problem({"running": True}, 1010.0, 300) == "malformed data in the mine"
-    assert st.entry_problem({**SYNCED, "collected_at": "x"}, 1010.0, 300) == "malformed data in the mine"
-    assert st.entry_problem(SYNCED, 5000.0, 300).startswith("mine data is 4000 s old")
-    assert st.entry_problem(SYNCED, 10.0, 300).startswith("mine data is -990 s old")
+def recovered(name: str, nodes: list[str], **kwargs: Any) -> dict[str, Any]:
+    """``galera_cluster.recovered`` as the SLS calls it: with the mine entry and the site's datadir."""
+    return st.recovered(name, nodes, mine_function=RECOVERY_MINE, datadir=DATADIR, **kwargs)
 
 
 # ---------------------------------------------------------------- member
@@ -139,8 +132,9 @@ def test_entry_problem() -> None:
 
 def test_member_reads_the_mine_for_all_nodes(salt: dict[str, Any]) -> None:
     cluster(salt, SYNCED, n2=SYNCED, n3=SYNCED)
-    ret = st.member("openstack", NODES, "n1")
+    ret = member("openstack", NODES, "n1")
     salt["mine.get"].assert_called_once_with(NODES, "prereqos_galera_state", tgt_type="list")
+    salt["galera_cluster.node_state"].assert_called_once_with(datadir=DATADIR)
     assert ret == {
         "name": "openstack",
         "result": True,
@@ -151,19 +145,19 @@ def test_member_reads_the_mine_for_all_nodes(salt: dict[str, Any]) -> None:
 
 
 def test_member_outside_nodes(salt: dict[str, Any]) -> None:
-    ret = st.member("openstack", ["n2", "n3"], "n2")
+    ret = member("openstack", ["n2", "n3"], "n2")
     assert ret["result"] is False and "This minion (n1) is not in nodes" in ret["comment"]
 
 
 def test_member_unreadable_local_state(salt: dict[str, Any]) -> None:
     salt["galera_cluster.node_state"].side_effect = CommandExecutionError("/var/lib/mysql/grastate.dat is corrupt")
-    ret = st.member("openstack", NODES, "n1")
+    ret = member("openstack", NODES, "n1")
     assert ret["result"] is False and "grastate.dat is corrupt" in ret["comment"]
 
 
 def test_member_refuses_a_full_outage(salt: dict[str, Any]) -> None:
     cluster(salt, STOPPED_MEMBER, n2=STOPPED_MEMBER, n3=STOPPED_MEMBER)
-    ret = st.member("openstack", NODES, "n1")
+    ret = member("openstack", NODES, "n1")
     assert ret["result"] is False and ret["changes"] == {}
     assert "full outage" in ret["comment"] and "orch.prereqos_recover" in ret["comment"]
     assert acted(salt) == []
@@ -171,7 +165,7 @@ def test_member_refuses_a_full_outage(salt: dict[str, Any]) -> None:
 
 def test_member_unknown_nodes_block_a_bootstrap(salt: dict[str, Any]) -> None:
     cluster(salt, FRESH_STANDALONE, n2={**FRESH_STOPPED, "collected_at": 10.0})
-    ret = st.member("openstack", NODES, "n1")
+    ret = member("openstack", NODES, "n1")
     assert ret["result"] is False
     assert "n2: mine data is 1000 s old" in ret["comment"] and "n3: no data in the mine" in ret["comment"]
     assert acted(salt) == []
@@ -179,7 +173,7 @@ def test_member_unknown_nodes_block_a_bootstrap(salt: dict[str, Any]) -> None:
 
 def test_member_test_mode_bootstrap(salt: dict[str, Any], test_mode: None) -> None:
     cluster(salt, FRESH_STANDALONE, n2=FRESH_STANDALONE, n3=FRESH_STOPPED)
-    ret = st.member("openstack", NODES, "n1")
+    ret = member("openstack", NODES, "n1")
     assert ret["result"] is None
     assert ret["changes"] == {"galera": {"old": "standalone (fresh)", "new": "bootstrapped, Synced"}}
     assert ret["comment"].startswith("Would bootstrap: no Primary component and every node is fresh")
@@ -188,7 +182,7 @@ def test_member_test_mode_bootstrap(salt: dict[str, Any], test_mode: None) -> No
 
 def test_member_test_mode_join(salt: dict[str, Any], test_mode: None) -> None:
     cluster(salt, FRESH_STOPPED, n2=SYNCED, n3=SYNCED)
-    ret = st.member("openstack", NODES, "n2")
+    ret = member("openstack", NODES, "n2")
     assert ret["result"] is None
     assert ret["changes"] == {"galera": {"old": "stopped (fresh)", "new": "joined, Synced"}}
     assert acted(salt) == []
@@ -196,23 +190,23 @@ def test_member_test_mode_join(salt: dict[str, Any], test_mode: None) -> None:
 
 def test_member_test_mode_wait_and_refuse(salt: dict[str, Any], test_mode: None) -> None:
     cluster(salt, JOINING, n2=SYNCED)
-    ret = st.member("openstack", NODES, "n2")
+    ret = member("openstack", NODES, "n2")
     assert ret["result"] is None and ret["changes"] == {} and ret["comment"].startswith("Would wait")
     cluster(salt, FRESH_WITH_DATA, n2=SYNCED)
-    ret = st.member("openstack", NODES, "n2")
+    ret = member("openstack", NODES, "n2")
     assert ret["result"] is False and "legacy_app" in ret["comment"]
 
 
 def test_member_bootstraps_a_fresh_standalone_node(salt: dict[str, Any], clock: Clock) -> None:
     cluster(salt, FRESH_STANDALONE, n2=FRESH_STANDALONE, n3=FRESH_STOPPED)
     salt["galera_cluster.health"].side_effect = [health(False), health(True)]
-    ret = st.member("openstack", NODES, "n1")
+    ret = member("openstack", NODES, "n1")
     assert ret["result"] is True
     assert ret["changes"] == {
         "galera": {"old": "standalone (fresh)", "new": "bootstrapped, Synced, Primary, cluster size 1"}
     }
     salt["galera_cluster.stop"].assert_called_once_with("mariadb")
-    salt["galera_cluster.bootstrap"].assert_called_once_with("mariadb")
+    salt["galera_cluster.bootstrap"].assert_called_once_with("mariadb", datadir=DATADIR)
     salt["galera_cluster.health"].assert_called_with(expected_size=1)
     assert not salt["galera_cluster.start"].called
     assert clock.sleeps == [2.0]
@@ -221,7 +215,7 @@ def test_member_bootstraps_a_fresh_standalone_node(salt: dict[str, Any], clock: 
 def test_member_joins_a_stopped_fresh_node(salt: dict[str, Any]) -> None:
     cluster(salt, FRESH_STOPPED, n2=SYNCED, n3=None)
     salt["galera_cluster.health"].return_value = health(True, size=2)
-    ret = st.member("openstack", NODES, "n1", service="mariadb", timeout=120)
+    ret = member("openstack", NODES, "n1", service="mariadb", timeout=120)
     assert ret["result"] is True
     assert ret["changes"] == {"galera": {"old": "stopped (fresh)", "new": "joined, Synced, Primary, cluster size 2"}}
     salt["galera_cluster.start"].assert_called_once_with("mariadb", timeout=120)
@@ -232,7 +226,7 @@ def test_member_joins_a_stopped_fresh_node(salt: dict[str, Any]) -> None:
 def test_member_join_that_never_syncs_fails_after_the_timeout(salt: dict[str, Any], clock: Clock) -> None:
     cluster(salt, FRESH_STANDALONE, n2=SYNCED)
     salt["galera_cluster.health"].return_value = health(False)
-    ret = st.member("openstack", NODES, "n1", timeout=10)
+    ret = member("openstack", NODES, "n1", timeout=10)
     assert ret["result"] is False
     assert "not Synced after 10 s: local state is Joining, not Synced" in ret["comment"]
     assert ret["changes"]["galera"]["old"] == "standalone (fresh)"
@@ -243,7 +237,7 @@ def test_member_join_that_never_syncs_fails_after_the_timeout(salt: dict[str, An
 def test_member_start_failure(salt: dict[str, Any]) -> None:
     cluster(salt, STOPPED_MEMBER, n2=SYNCED)
     salt["galera_cluster.start"].side_effect = CommandExecutionError("systemctl start mariadb failed: SST failed")
-    ret = st.member("openstack", NODES, "n1")
+    ret = member("openstack", NODES, "n1")
     assert ret["result"] is False and ret["comment"].startswith("Could not join: systemctl start mariadb failed")
     assert ret["changes"] == {}
 
@@ -251,7 +245,7 @@ def test_member_start_failure(salt: dict[str, Any]) -> None:
 def test_member_waits_for_a_joining_node(salt: dict[str, Any], clock: Clock) -> None:
     cluster(salt, JOINING, n2=SYNCED)
     salt["galera_cluster.health"].side_effect = [health(False), health(False), health(True, size=3)]
-    ret = st.member("openstack", NODES, "n1")
+    ret = member("openstack", NODES, "n1")
     assert ret["result"] is True and ret["changes"] == {} and acted(salt) == []
     assert clock.sleeps == [2.0, 2.0]
 
@@ -342,7 +336,7 @@ def recovery(salt: dict[str, Any], local: dict[str, Any] | None = None, **facts:
 
 def test_recovered_nothing_needed_when_a_primary_runs(salt: dict[str, Any]) -> None:
     recovery(salt, n1=SYNCED, n2=down(19), n3=down(19))
-    ret = st.recovered("galera", NODES)
+    ret = recovered("galera", NODES)
     salt["mine.get"].assert_called_once_with(NODES, "prereqos_galera_recovery", tgt_type="list")
     assert ret["result"] is True and ret["changes"] == {}
     assert ret["comment"].startswith("No recovery needed: n1 run(s) in a Primary component")
@@ -351,7 +345,7 @@ def test_recovered_nothing_needed_when_a_primary_runs(salt: dict[str, Any]) -> N
 
 def test_recovered_refuses_an_unknown_node_and_shows_the_facts(salt: dict[str, Any]) -> None:
     recovery(salt, n1=down(-1, recovered=19), n2=down(-1, recovered=19))
-    ret = st.recovered("galera", NODES)
+    ret = recovered("galera", NODES)
     assert ret["result"] is False and acted(salt) == []
     lines = ret["comment"].splitlines()
     assert lines[0].startswith("Recovery refused, nothing was changed: the state of n3 is unknown")
@@ -361,7 +355,7 @@ def test_recovered_refuses_an_unknown_node_and_shows_the_facts(salt: dict[str, A
 
 def test_recovered_tie_prefers_the_bootstrap_node(salt: dict[str, Any]) -> None:
     recovery(salt, n1=down(-1, recovered=19), n2=down(-1, recovered=19), n3=down(-1, recovered=12))
-    ret = st.recovered("galera", NODES, bootstrap_node="n2")
+    ret = recovered("galera", NODES, bootstrap_node="n2")
     assert ret["result"] is True and acted(salt) == []
     assert ret["comment"].startswith("n2 bootstraps the cluster: n1, n2 have the same highest recovered seqno 19")
     assert "n2 is the bootstrap node. This node rejoins it afterwards." in ret["comment"].splitlines()[0]
@@ -369,7 +363,7 @@ def test_recovered_tie_prefers_the_bootstrap_node(salt: dict[str, Any]) -> None:
 
 def test_recovered_other_node_chosen(salt: dict[str, Any]) -> None:
     recovery(salt, n1=down(13), n2=down(15, safe=True), n3=down(13))
-    ret = st.recovered("galera", NODES)
+    ret = recovered("galera", NODES)
     assert ret["result"] is True and ret["changes"] == {} and acted(salt) == []
     assert ret["comment"].startswith("n2 bootstraps the cluster: n2 left the cluster last and cleanly")
     assert not salt["galera_cluster.node_state"].called
@@ -378,7 +372,7 @@ def test_recovered_other_node_chosen(salt: dict[str, Any]) -> None:
 def test_recovered_test_mode_on_the_chosen_node(salt: dict[str, Any], test_mode: None) -> None:
     chosen = down(19)
     recovery(salt, local=chosen, n1=chosen, n2=down(12), n3=down(12))
-    ret = st.recovered("galera", NODES)
+    ret = recovered("galera", NODES)
     assert ret["result"] is None and acted(salt) == []
     assert ret["changes"] == {
         "safe_to_bootstrap": {"old": False, "new": True},
@@ -396,11 +390,11 @@ def test_recovered_bootstraps_the_chosen_node(salt: dict[str, Any], clock: Clock
     chosen = down(19)
     recovery(salt, local=chosen, n1=chosen, n2=down(12), n3=None)
     salt["galera_cluster.health"].side_effect = [health(False), health(True)]
-    ret = st.recovered("galera", NODES, forced_node="n1")
+    ret = recovered("galera", NODES, forced_node="n1")
     assert ret["result"] is True
     assert acted(salt) == ["bootstrap", "mark_safe_to_bootstrap"]
-    salt["galera_cluster.mark_safe_to_bootstrap"].assert_called_once_with(service="mariadb")
-    salt["galera_cluster.bootstrap"].assert_called_once_with("mariadb")
+    salt["galera_cluster.mark_safe_to_bootstrap"].assert_called_once_with(datadir=DATADIR, service="mariadb")
+    salt["galera_cluster.bootstrap"].assert_called_once_with("mariadb", datadir=DATADIR)
     assert ret["changes"]["galera"]["new"] == "bootstrapped, Synced, Primary, cluster size 1"
     assert ret["changes"]["safe_to_bootstrap"] == {"old": False, "new": True}
     assert "n1 forced by the operator; automatic choice refused: the state of n3 is unknown" in ret["comment"]
@@ -410,24 +404,24 @@ def test_recovered_bootstraps_the_chosen_node(salt: dict[str, Any], clock: Clock
 def test_recovered_safe_node_is_not_marked_again(salt: dict[str, Any]) -> None:
     chosen = down(15, safe=True)
     recovery(salt, local=chosen, n1=chosen, n2=down(13), n3=down(13))
-    ret = st.recovered("galera", NODES)
+    ret = recovered("galera", NODES)
     assert ret["result"] is True and acted(salt) == ["bootstrap"] and "safe_to_bootstrap" not in ret["changes"]
 
 
 def test_recovered_refuses_when_the_node_changed_since_the_facts(salt: dict[str, Any]) -> None:
     recovery(salt, local=down(20), n1=down(19), n2=down(12), n3=down(12))
-    ret = st.recovered("galera", NODES)
+    ret = recovered("galera", NODES)
     assert ret["result"] is False and acted(salt) == []
     assert "changed since its facts were collected" in ret["comment"]
     recovery(salt, local=SYNCED, n1=down(19), n2=down(12), n3=down(12))
-    assert st.recovered("galera", NODES)["result"] is False and acted(salt) == []
+    assert recovered("galera", NODES)["result"] is False and acted(salt) == []
 
 
 def test_recovered_bootstrap_failure(salt: dict[str, Any]) -> None:
     chosen = down(15, safe=True)
     recovery(salt, local=chosen, n1=chosen, n2=down(13), n3=down(13))
     salt["galera_cluster.bootstrap"].side_effect = CommandExecutionError("galera_new_cluster failed: timeout")
-    ret = st.recovered("galera", NODES)
+    ret = recovered("galera", NODES)
     assert ret["result"] is False and "bootstrap failed: galera_new_cluster failed: timeout" in ret["comment"]
 
 
@@ -435,19 +429,19 @@ def test_recovered_unreadable_local_state(salt: dict[str, Any]) -> None:
     chosen = down(15, safe=True)
     recovery(salt, n1=chosen, n2=down(13), n3=down(13))
     salt["galera_cluster.node_state"].side_effect = CommandExecutionError("grastate.dat is corrupt")
-    ret = st.recovered("galera", NODES)
+    ret = recovered("galera", NODES)
     assert ret["result"] is False and "cannot be read: grastate.dat is corrupt" in ret["comment"]
 
 
 def test_recovered_stale_facts_are_unknown(salt: dict[str, Any]) -> None:
     recovery(salt, n1=down(19), n2={**down(12), "collected_at": 0.0}, n3=down(12))
-    ret = st.recovered("galera", NODES, max_age=60)
+    ret = recovered("galera", NODES, max_age=60)
     assert ret["result"] is False and "n2: mine data is 1010 s old (more than 60 s)" in ret["comment"]
     assert acted(salt) == []
 
 
 def test_recovered_outside_nodes(salt: dict[str, Any]) -> None:
-    assert st.recovered("galera", ["n2"])["result"] is False
+    assert recovered("galera", ["n2"])["result"] is False
 
 
 def test_no_secret_in_any_state_return(salt: dict[str, Any], test_mode: None) -> None:
@@ -484,3 +478,13 @@ def test_published_fails_when_the_mine_refuses(salt: dict[str, Any]) -> None:
     salt["mine.send"] = MagicMock(return_value=False)
     ret = st.published("prereqos_galera_state")
     assert ret["result"] is False and "mine.send of galera_cluster.node_state failed" in ret["comment"]
+
+
+def test_published_passes_the_site_arguments_to_the_mine_function(salt: dict[str, Any]) -> None:
+    salt["mine.send"] = MagicMock(return_value=True)
+    arguments = {"datadir": DATADIR, "service": "mariadb"}
+    ret = st.published(RECOVERY_MINE, mine_function="galera_cluster.recovery_facts", arguments=arguments)
+    assert ret["result"] is True and ret["changes"] == {}
+    salt["mine.send"].assert_called_once_with(
+        RECOVERY_MINE, mine_function="galera_cluster.recovery_facts", datadir=DATADIR, service="mariadb"
+    )

@@ -4,6 +4,7 @@ real execution module fed recorded outputs (tests/fixtures/record-pacemaker.sh).
 from __future__ import annotations
 
 import copy
+import functools
 import json
 from typing import Any
 from unittest.mock import MagicMock
@@ -11,11 +12,13 @@ from unittest.mock import MagicMock
 import pytest
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
-from tests.unit.loader import fixture, load
-from tests.unit.test_pacemaker_cluster import DESIRED, FENCE, VIP, FakeRun, result
+from tests.unit.loader import fixture, library, load
+from tests.unit.test_pacemaker_cluster import FakeRun, result
+from tests.unit.test_pacemaker_cluster_library import DESIRED, FENCE, VIP
 
 st = load("_states", "pacemaker_cluster")
 pcm = load("_modules", "pacemaker_cluster")
+common = library("prereqos_common")
 
 NODES = ["ctrl1", "ctrl2", "ctrl3"]
 
@@ -55,7 +58,8 @@ def run() -> FakeRun:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     fake = Clock()
-    monkeypatch.setattr(st, "time", fake)
+    waiting = functools.partial(common.wait_until, clock=fake.monotonic, sleep=fake.sleep)
+    monkeypatch.setattr(common, "wait_until", waiting)
     return fake
 
 

@@ -1,39 +1,22 @@
-"""Unit tests of _modules/rabbitmq_cluster.py, fed rabbitmqctl outputs recorded from RabbitMQ 3.10.8.
+"""Unit tests of _modules/rabbitmq_cluster.py (running rabbitmqctl, mocked cmd.run_all), fed outputs
+recorded from RabbitMQ 3.10.8.
 
 The fixtures come from tests/fixtures/record-rabbitmq.sh (see tests/fixtures/rabbitmq/README.md).
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
 from salt.exceptions import CommandExecutionError
 
-from tests.unit.loader import fixture, load
+from tests.unit.loader import load
+from tests.unit.test_rabbitmq_cluster_library import HOSTILE, PASSWORDS, RABBIT, err, rec
 
 mod = load("_modules", "rabbitmq_cluster")
 
-# Test-only passwords of the recorded users (see the fixtures' README).
-PASSWORDS = {
-    "openstack": "Test-Pass-openstack-1",
-    "monitor": "Test-Pass-monitor-1",
-    "legacy512": "Test-Pass-legacy-sha512",
-    "legacymd5": "Test-Pass-legacy-md5",
-}
 SECRET = "S3cret-$(id)-`x`-\\n-é"
-RABBIT = "rabbit{}@localhost".format
-
-
-def rec(name: str) -> str:
-    """A recorded stdout."""
-    return fixture("rabbitmq", name)
-
-
-def err(name: str) -> dict[str, Any]:
-    """A recorded failure, as cmd.run_all returns it."""
-    return json.loads(fixture("rabbitmq", name))
 
 
 class FakeCtl:
@@ -138,7 +121,7 @@ def test_run_raises_with_the_tools_error_without_colours_or_cookie_hash(ctl: Fak
         mod._run(["cluster_status"])
     message = str(exc.value)
     assert message.startswith("rabbitmqctl cluster_status failed (exit 69): Error: unable to perform an operation")
-    assert "Erlang cookie hash: (hidden)" in message
+    assert "Erlang cookie hash: ******" in message
     assert "==" not in message.split("Erlang cookie hash:")[1]
 
     ctl.add("cluster_status", err("err-app-stopped.json"))
@@ -153,90 +136,6 @@ def test_run_quiet_never_puts_stdout_in_the_error(ctl: FakeCtl) -> None:
         mod._run(["export_definitions"], quiet=True)
     assert "password_hash" not in str(exc.value)
     assert ctl.kwargs_of("export_definitions")["output_loglevel"] == "quiet"
-
-
-# ---------------------------------------------------------------------------
-# Parsing cluster_status and status
-
-
-def test_parse_standalone() -> None:
-    status = mod._parse_cluster_status(rec("cluster_status-standalone.json"))
-    assert status == {
-        "cluster_name": "rabbit1@vm",
-        "running_nodes": [RABBIT(1)],
-        "disk_nodes": [RABBIT(1)],
-        "ram_nodes": [],
-        "members": [RABBIT(1)],
-        "partitions": [],
-        "partitioned_from": {},
-        "alarms": [],
-    }
-
-
-def test_parse_three_nodes() -> None:
-    status = mod._parse_cluster_status(rec("cluster_status-3nodes.json"))
-    assert status["running_nodes"] == status["members"] == status["disk_nodes"] == [RABBIT(1), RABBIT(2), RABBIT(3)]
-    assert status["partitions"] == [] and status["alarms"] == []
-
-
-def test_parse_stopped_member() -> None:
-    status = mod._parse_cluster_status(rec("cluster_status-stopped-member.json"))
-    assert status["members"] == [RABBIT(1), RABBIT(2), RABBIT(3)]
-    assert status["running_nodes"] == [RABBIT(1), RABBIT(2)]
-
-
-@pytest.mark.parametrize(
-    ("name", "running"),
-    [
-        ("cluster_status-partition.json", [RABBIT(1)]),
-        ("cluster_status-partition-all-running.json", [RABBIT(1), RABBIT(2), RABBIT(3)]),
-    ],
-)
-def test_parse_partitions(name: str, running: list[str]) -> None:
-    status = mod._parse_cluster_status(rec(name))
-    assert status["running_nodes"] == running
-    assert status["partitions"] == [RABBIT(1)]
-    assert status["partitioned_from"] == {RABBIT(1): [RABBIT(2), RABBIT(3)]}
-
-
-def test_parse_alarms() -> None:
-    status = mod._parse_cluster_status(rec("cluster_status-alarms.json"))
-    assert status["alarms"] == [
-        {"node": RABBIT(1), "resource": "memory", "type": "resource_limit"},
-        {"node": RABBIT(2), "resource": "disk", "type": "resource_limit"},
-    ]
-
-
-@pytest.mark.parametrize(
-    ("text", "message"),
-    [
-        (rec("empty.txt"), "printed nothing"),
-        ("\n", "printed nothing"),
-        (rec("cluster_status-truncated.json"), "not complete JSON"),
-        (rec("cluster_status-text.txt"), "not complete JSON"),
-        (rec("cluster_status-wrong-shape.json"), "'running_nodes' as a list"),
-        ("[]", "expected an object"),
-        ('{"running_nodes": [], "disk_nodes": [], "partitions": []}', "'partitions' as an object"),
-        ('{"running_nodes": [], "disk_nodes": [], "partitions": {"a": "b"}}', "'partitions' as an object"),
-        ('{"running_nodes": [], "disk_nodes": [], "alarms": ["memory"]}', "'alarms' as a list of objects"),
-        ('{"running_nodes": [], "disk_nodes": [1]}', "'disk_nodes' as a list"),
-        ('{"running_nodes": [], "disk_nodes": [], "ram_nodes": null}', "'ram_nodes' as a list"),
-    ],
-)
-def test_parse_cluster_status_garbage(text: str, message: str) -> None:
-    with pytest.raises(CommandExecutionError, match=message):
-        mod._parse_cluster_status(text)
-
-
-def test_parse_node_name() -> None:
-    assert mod._parse_node_name(rec("status-rabbit1.json")) == RABBIT(1)
-    assert mod._parse_node_name(rec("status-rabbit2.json")) == RABBIT(2)
-
-
-@pytest.mark.parametrize("text", ["", "{}", '{"listeners": [{"protocol": "amqp", "node": "x"}]}', "[1]", "{"])
-def test_parse_node_name_garbage(text: str) -> None:
-    with pytest.raises(CommandExecutionError, match="rabbitmqctl status"):
-        mod._parse_node_name(text)
 
 
 def test_cluster_status_adds_the_local_node(ctl: FakeCtl) -> None:
@@ -318,65 +217,10 @@ def test_list_queues(ctl: FakeCtl) -> None:
     ]
 
 
-@pytest.mark.parametrize(
-    ("parser", "text", "message"),
-    [
-        ("_parse_users", rec("list_users-truncated.json"), "not complete JSON"),
-        ("_parse_users", rec("list_users-wrong-shape.json"), "a list of objects with 'user', 'tags'"),
-        ("_parse_users", '[{"user": "a", "tags": "administrator"}]', "'tags'"),
-        ("_parse_users", '[{"user": "a", "tags": [1]}]', "'tags' as a list of strings"),
-        ("_parse_users", rec("empty.txt"), "printed nothing"),
-        ("_parse_vhosts", '[{"nom": "/"}]', "'name'"),
-        ("_parse_vhosts", "[\n", "not complete JSON"),
-        ("_parse_permissions", '[{"user": "a", "configure": ".*"}]', "'write'"),
-        ("_parse_policies", rec("list_policies-bad-definition.json"), "definition of queue-limits"),
-        ("_parse_policies", '[{"vhost": "/", "name": "p", "pattern": "x", "apply-to": "all", "definition": "[]", '
-         '"priority": 0}]', "definition of p as a JSON object"),
-        ("_parse_queues", '{"orders": 3}', "a list of objects with 'name'"),
-        ("_parse_password_hashes", rec("export_definitions-truncated.json"), "not complete JSON"),
-        ("_parse_password_hashes", '{"users": {}}', "'users' as a list"),
-        ("_parse_password_hashes", '{"users": [{"name": "a", "password_hash": null}]}', "'users' as a list"),
-    ],
-)  # fmt: skip
-def test_parsers_reject_garbage(parser: str, text: str, message: str) -> None:
-    with pytest.raises(CommandExecutionError, match=message):
-        getattr(mod, parser)(text)
-
-
 def test_read_errors_are_the_tools_own(ctl: FakeCtl) -> None:
     ctl.add("list_permissions", err("err-list_permissions-no-vhost.json"))
     with pytest.raises(CommandExecutionError, match="Virtual host 'novhost' does not exist"):
         mod.list_permissions("novhost")
-
-
-# ---------------------------------------------------------------------------
-# Passwords: stdin only, hashes checked like RabbitMQ
-
-
-@pytest.mark.parametrize("user", sorted(PASSWORDS))
-def test_recorded_hashes_match_the_test_passwords(user: str) -> None:
-    """The node hashed what it read on stdin (trailing newline dropped), with each hashing module."""
-    hashes = mod._parse_password_hashes(rec("export_definitions.json"))
-    entry = hashes[user]
-    assert mod._password_matches(PASSWORDS[user], entry["password_hash"], entry["hashing_algorithm"])
-    assert not mod._password_matches(PASSWORDS[user] + "\n", entry["password_hash"], entry["hashing_algorithm"])
-    assert not mod._password_matches("wrong", entry["password_hash"], entry["hashing_algorithm"])
-
-
-def test_recorded_hashing_algorithms() -> None:
-    hashes = mod._parse_password_hashes(rec("export_definitions.json"))
-    assert hashes["openstack"]["hashing_algorithm"] == "rabbit_password_hashing_sha256"
-    assert hashes["legacy512"]["hashing_algorithm"] == "rabbit_password_hashing_sha512"
-    assert hashes["legacymd5"]["hashing_algorithm"] == "rabbit_password_hashing_md5"
-    assert hashes["nopass"]["password_hash"] == ""
-
-
-def test_password_matches_refuses_what_it_cannot_check() -> None:
-    with pytest.raises(CommandExecutionError, match="cannot verify a password hashed with 'rabbit_password_hashing_x'"):
-        mod._password_matches("x", "AAAA", "rabbit_password_hashing_x")
-    with pytest.raises(CommandExecutionError, match="not base64"):
-        mod._password_matches("x", "not base64!", "rabbit_password_hashing_sha256")
-    assert mod._password_matches("", "", "rabbit_password_hashing_sha256") is False  # password login disabled
 
 
 def test_check_password_reads_the_export_quietly(ctl: FakeCtl) -> None:
@@ -427,6 +271,27 @@ def test_unusable_passwords_are_refused_before_running_anything(ctl: FakeCtl, pa
     assert ctl.calls == []
     if password:
         assert password.strip() not in str(exc.value)
+
+
+@pytest.mark.parametrize("function", ["add_user", "change_password"])
+@pytest.mark.parametrize("password", HOSTILE)
+def test_hostile_passwords_reach_rabbitmqctl_intact_on_stdin(ctl: FakeCtl, function: str, password: str) -> None:
+    ctl.add(function, "")
+    assert getattr(mod, function)("openstack", password) is True
+    argv, kwargs = ctl.calls[0]
+    assert argv == ["rabbitmqctl", function, "--", "openstack"]
+    assert kwargs["stdin"] == password + "\n" and kwargs["stdin_raw_newlines"] is True
+    assert kwargs["output_loglevel"] == "quiet"
+
+
+def test_a_refused_password_names_the_user_and_the_character(ctl: FakeCtl) -> None:
+    with pytest.raises(CommandExecutionError) as exc:
+        mod.change_password("monitor", "S3cret\u00a0")
+    assert str(exc.value) == (
+        "cannot set the password: the password of RabbitMQ user monitor starts or ends with blanks or line breaks, "
+        "which rabbitmqctl trims from stdin: it ends with U+00A0 (NO-BREAK SPACE); choose another one in pillar"
+    )
+    assert ctl.calls == []
 
 
 def test_add_user_errors(ctl: FakeCtl) -> None:
@@ -570,7 +435,7 @@ def test_join_failure_restarts_the_app_and_says_so(ctl: FakeCtl) -> None:
     message = str(exc.value)
     assert message.startswith("rabbit1@localhost could not join rabbit9@localhost (its app was started again): ")
     assert "unable to perform an operation on node 'rabbit9@localhost'" in message
-    assert "Erlang cookie hash: (hidden)" in message
+    assert "Erlang cookie hash: ******" in message
     assert ctl.commands[-2:] == ["join_cluster", "start_app"]
 
 

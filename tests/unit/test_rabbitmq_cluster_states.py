@@ -6,6 +6,7 @@ outputs recorded from RabbitMQ 3.10.8; only ``service.*`` and the clock are stan
 
 from __future__ import annotations
 
+import functools
 import grp
 import inspect
 import os
@@ -16,13 +17,16 @@ from typing import Any
 
 import pytest
 
-from tests.unit.loader import load
+from tests.unit.loader import library, load
 from tests.unit.test_rabbitmq_cluster import RABBIT, FakeCtl, assert_no_secret, err, rec
 from tests.unit.test_rabbitmq_cluster import mod as execmod
+from tests.unit.test_rabbitmq_cluster_library import HOSTILE
 
 states = load("_states", "rabbitmq_cluster")
+common = library("prereqos_common")
 
 COOKIE = "PREREQOSUNITTESTCOOKIE"
+COOKIE_KEY = "prereqos:secrets:erlang_cookie"
 OPENSTACK_PASSWORD = "Test-Pass-openstack-1"  # the recorded user's test password
 NEW_PASSWORD = "N3w-$(id)-`x`-\\n-pass"
 PILLAR = {
@@ -123,7 +127,7 @@ def writes(ctl: FakeCtl) -> list[str]:
 
 
 def run_cookie(path: Path, **kwargs: Any) -> dict[str, Any]:
-    return states.cookie(name=str(path), user=ME, group=MY_GROUP, **kwargs)
+    return states.cookie(name=str(path), pillar_key=COOKIE_KEY, user=ME, group=MY_GROUP, **kwargs)
 
 
 def write(path: Path, text: str, mode: int = 0o400) -> Path:
@@ -194,7 +198,7 @@ def test_cookie_owner_only(tmp_path: Path, opts: dict, ctl: FakeCtl, monkeypatch
     chowned = []
     monkeypatch.setattr(states.os, "chown", lambda *args: chowned.append(args))
     monkeypatch.setattr(states.pwd, "getpwnam", lambda name: pwd.struct_passwd(("rabbitmq", "x", 4242, 0, "", "", "")))
-    ret = check(states.cookie(name=str(path), group=MY_GROUP), ctl, True)
+    ret = check(states.cookie(name=str(path), pillar_key=COOKIE_KEY, group=MY_GROUP), ctl, True)
     assert ret["changes"] == {"owner": {"old": f"{ME}:{MY_GROUP}", "new": f"rabbitmq:{MY_GROUP}"}}
     assert chowned == [(str(path), 4242, os.getgid())]
 
@@ -222,7 +226,8 @@ def test_cookie_before_the_package(tmp_path: Path, opts: dict, ctl: FakeCtl) -> 
     ret = check(run_cookie(path), ctl, False)
     assert "install rabbitmq-server before writing the cookie" in ret["comment"]
     opts["test"] = True
-    ret = check(states.cookie(name=str(tmp_path / ".erlang.cookie"), user="no-such-user-xyz"), ctl, None)
+    path = tmp_path / ".erlang.cookie"
+    ret = check(states.cookie(name=str(path), pillar_key=COOKIE_KEY, user="no-such-user-xyz"), ctl, None)
     assert ret["changes"] == {"cookie": {"old": "absent", "new": "set from pillar"}}
 
 
@@ -356,7 +361,8 @@ def test_joined_node_down(opts: dict, ctl: FakeCtl) -> None:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     fake = Clock()
-    monkeypatch.setattr(states, "time", fake)
+    waiting = functools.partial(common.wait_until, clock=fake.monotonic, sleep=fake.sleep)
+    monkeypatch.setattr(common, "wait_until", waiting)
     return fake
 
 
@@ -523,6 +529,35 @@ def test_user_present_tool_error_keeps_the_password_out(
     monkeypatch.setitem(PILLAR["prereqos"]["secrets"]["rabbitmq_users"], "newbie", " padded")
     ret = check(states.user_present("newbie", "prereqos:secrets:rabbitmq_users:newbie"), ctl, False)
     assert "starts or ends with blanks" in ret["comment"] and "padded" not in ret["comment"]
+
+
+@pytest.mark.parametrize("password", HOSTILE)
+def test_user_present_sets_a_hostile_password_intact(
+    opts: dict, ctl: FakeCtl, monkeypatch: pytest.MonkeyPatch, password: str
+) -> None:
+    monkeypatch.setitem(PILLAR["prereqos"]["secrets"]["rabbitmq_users"], "newbie", password)
+    users(ctl).add("add_user", "")
+    ret = check(states.user_present("newbie", "prereqos:secrets:rabbitmq_users:newbie"), ctl, True)
+    assert ret["changes"] == {"user": {"old": None, "new": "newbie"}}
+    assert ctl.kwargs_of("add_user")["stdin"] == password + "\n"
+    assert_no_secret(password, ctl, ret)
+
+
+@pytest.mark.parametrize("test_mode", [False, True])
+def test_user_present_refuses_what_rabbitmqctl_would_cut_naming_the_character(
+    opts: dict, ctl: FakeCtl, monkeypatch: pytest.MonkeyPatch, test_mode: bool
+) -> None:
+    opts["test"] = test_mode
+    monkeypatch.setitem(PILLAR["prereqos"]["secrets"]["rabbitmq_users"], "monitor", "Alpha\nBravo")
+    users(ctl)
+    ret = check(states.user_present("monitor", "prereqos:secrets:rabbitmq_users:monitor"), ctl, False)
+    assert ret["comment"] == (
+        "Nothing was changed: the password of RabbitMQ user monitor contains a line break, U+000A (LINE FEED): "
+        "rabbitmqctl reads only the first line of stdin; choose another one in pillar."
+    )
+    assert ret["changes"] == {} and writes(ctl) == []
+    assert_no_secret("Alpha", ctl, ret)
+    assert_no_secret("Bravo", ctl, ret)
 
 
 def test_user_absent(opts: dict, ctl: FakeCtl) -> None:

@@ -2,7 +2,8 @@
 
 The state modules always load; until the package that brings their tool is
 installed (by an earlier step of the same run), each state predicts under
-test=True and fails with what to install otherwise.
+test=True and fails with what to install otherwise (prereqos_common.not_installed),
+without any other module of ours: they never call the site module ``prereqos``.
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ from typing import Any
 import pytest
 
 from tests.unit.loader import load
-
-prereqos = load("_modules", "prereqos")
 
 # module -> (package named in the comment, {state function: (kwargs, changes predicted)})
 STATES: dict[str, tuple[str, dict[str, tuple[dict[str, Any], bool]]]] = {
@@ -39,7 +38,16 @@ STATES: dict[str, tuple[str, dict[str, tuple[dict[str, Any], bool]]]] = {
     "galera_cluster": (
         "mariadb-server",
         {
-            "member": ({"name": "openstack", "nodes": ["ctrl-1"], "bootstrap_node": "ctrl-1"}, True),
+            "member": (
+                {
+                    "name": "openstack",
+                    "nodes": ["ctrl-1"],
+                    "bootstrap_node": "ctrl-1",
+                    "mine_function": "prereqos_galera_state",
+                    "datadir": "/var/lib/mysql",
+                },
+                True,
+            ),
             "synced": ({"name": "synced", "size": 3}, False),
             "user_present": ({"name": "sst", "password_pillar": "prereqos:secrets:x"}, True),
             "published": ({"name": "prereqos_galera_state"}, False),
@@ -50,9 +58,9 @@ CASES = [(module, function) for module, (_, functions) in STATES.items() for fun
 
 
 def fresh_node(module: str, test: bool, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """The state module as Salt loads it on a node where only prereqos's module is loaded."""
+    """The state module as Salt loads it on a node where none of its execution modules is loaded."""
     states = load("_states", module)
-    monkeypatch.setattr(states, "__salt__", {"prereqos.not_installed": prereqos.not_installed}, raising=False)
+    monkeypatch.setattr(states, "__salt__", {}, raising=False)
     monkeypatch.setattr(states, "__opts__", {"test": test, "id": "ctrl-1"}, raising=False)
     monkeypatch.setattr(states, "__pillar__", {}, raising=False)
     return states

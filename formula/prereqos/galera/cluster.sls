@@ -11,6 +11,8 @@ prereqos-galera-member:
     - name: {{ prereqos.cluster_name }}
     - nodes: {{ prereqos.node_ids | json }}
     - bootstrap_node: {{ prereqos.bootstrap_node.id }}
+    - mine_function: prereqos_galera_state
+    - datadir: {{ prereqos.lookup.paths.galera_datadir | json }}
     - service: {{ prereqos.lookup.services.galera }}
     - timeout: 900
     - require:

@@ -8,6 +8,8 @@ prereqos-galera-recovered:
   galera_cluster.recovered:
     - name: {{ prereqos.cluster_name }}
     - nodes: {{ prereqos.node_ids | json }}
+    - mine_function: prereqos_galera_recovery
+    - datadir: {{ prereqos.lookup.paths.galera_datadir | json }}
     - forced_node: {{ prereqos.galera.recover_from | json }}
     - bootstrap_node: {{ prereqos.bootstrap_node.id }}
     - service: {{ prereqos.lookup.services.galera }}

@@ -1,0 +1,353 @@
+"""Unit tests of _utils/prereqos_rabbitmq.py (parsers, password rules, decisions), fed rabbitmqctl
+outputs recorded from RabbitMQ 3.10.8 (tests/fixtures/record-rabbitmq.sh, tests/fixtures/rabbitmq/README.md)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from salt.exceptions import CommandExecutionError
+
+from tests.unit.loader import fixture, library
+
+rabbit = library("prereqos_rabbitmq")
+
+# Test-only passwords of the recorded users (see the fixtures' README).
+PASSWORDS = {
+    "openstack": "Test-Pass-openstack-1",
+    "monitor": "Test-Pass-monitor-1",
+    "legacy512": "Test-Pass-legacy-sha512",
+    "legacymd5": "Test-Pass-legacy-md5",
+}
+RABBIT = "rabbit{}@localhost".format
+# Passwords rabbitmqctl reads intact from stdin: every character that means something to a shell,
+# SQL or JSON, blanks and breaks inside (not at the ends), non-ASCII, and characters Python calls
+# blanks but Elixir's String.trim keeps.
+HOSTILE = [
+    'it\'s "quoted"',
+    "back\\slash\\",
+    "$HOME $(id) `id` ${x}",
+    "# not a comment; a;b",
+    "spaces inside",
+    "ü€ and 😀",
+    "cr\rinside",
+    "tab\tinside",
+    "ends with unit separator\x1f",
+    "\x1cstarts with file separator",
+    "nul\0inside",
+    "-n",
+]
+
+
+def rec(name: str) -> str:
+    """A recorded stdout."""
+    return fixture("rabbitmq", name)
+
+
+def err(name: str) -> dict[str, Any]:
+    """A recorded failure, as cmd.run_all returns it."""
+    return json.loads(fixture("rabbitmq", name))
+
+
+# ---------------------------------------------------------------------------
+# Parsing cluster_status and status
+
+
+def test_parse_standalone() -> None:
+    status = rabbit.parse_cluster_status(rec("cluster_status-standalone.json"))
+    assert status == {
+        "cluster_name": "rabbit1@vm",
+        "running_nodes": [RABBIT(1)],
+        "disk_nodes": [RABBIT(1)],
+        "ram_nodes": [],
+        "members": [RABBIT(1)],
+        "partitions": [],
+        "partitioned_from": {},
+        "alarms": [],
+    }
+
+
+def test_parse_three_nodes() -> None:
+    status = rabbit.parse_cluster_status(rec("cluster_status-3nodes.json"))
+    assert status["running_nodes"] == status["members"] == status["disk_nodes"] == [RABBIT(1), RABBIT(2), RABBIT(3)]
+    assert status["partitions"] == [] and status["alarms"] == []
+
+
+def test_parse_stopped_member() -> None:
+    status = rabbit.parse_cluster_status(rec("cluster_status-stopped-member.json"))
+    assert status["members"] == [RABBIT(1), RABBIT(2), RABBIT(3)]
+    assert status["running_nodes"] == [RABBIT(1), RABBIT(2)]
+
+
+@pytest.mark.parametrize(
+    ("name", "running"),
+    [
+        ("cluster_status-partition.json", [RABBIT(1)]),
+        ("cluster_status-partition-all-running.json", [RABBIT(1), RABBIT(2), RABBIT(3)]),
+    ],
+)
+def test_parse_partitions(name: str, running: list[str]) -> None:
+    status = rabbit.parse_cluster_status(rec(name))
+    assert status["running_nodes"] == running
+    assert status["partitions"] == [RABBIT(1)]
+    assert status["partitioned_from"] == {RABBIT(1): [RABBIT(2), RABBIT(3)]}
+
+
+def test_parse_alarms() -> None:
+    status = rabbit.parse_cluster_status(rec("cluster_status-alarms.json"))
+    assert status["alarms"] == [
+        {"node": RABBIT(1), "resource": "memory", "type": "resource_limit"},
+        {"node": RABBIT(2), "resource": "disk", "type": "resource_limit"},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (rec("empty.txt"), "printed nothing"),
+        ("\n", "printed nothing"),
+        (rec("cluster_status-truncated.json"), "not complete JSON"),
+        (rec("cluster_status-text.txt"), "not complete JSON"),
+        (rec("cluster_status-wrong-shape.json"), "'running_nodes' as a list"),
+        ("[]", "expected an object"),
+        ('{"running_nodes": [], "disk_nodes": [], "partitions": []}', "'partitions' as an object"),
+        ('{"running_nodes": [], "disk_nodes": [], "partitions": {"a": "b"}}', "'partitions' as an object"),
+        ('{"running_nodes": [], "disk_nodes": [], "alarms": ["memory"]}', "'alarms' as a list of objects"),
+        ('{"running_nodes": [], "disk_nodes": [1]}', "'disk_nodes' as a list"),
+        ('{"running_nodes": [], "disk_nodes": [], "ram_nodes": null}', "'ram_nodes' as a list"),
+    ],
+)
+def test_parse_cluster_status_garbage(text: str, message: str) -> None:
+    with pytest.raises(CommandExecutionError, match=message):
+        rabbit.parse_cluster_status(text)
+
+
+def test_parse_node_name() -> None:
+    assert rabbit.parse_node_name(rec("status-rabbit1.json")) == RABBIT(1)
+    assert rabbit.parse_node_name(rec("status-rabbit2.json")) == RABBIT(2)
+
+
+@pytest.mark.parametrize("text", ["", "{}", '{"listeners": [{"protocol": "amqp", "node": "x"}]}', "[1]", "{"])
+def test_parse_node_name_garbage(text: str) -> None:
+    with pytest.raises(CommandExecutionError, match="rabbitmqctl status"):
+        rabbit.parse_node_name(text)
+
+
+@pytest.mark.parametrize(
+    ("parser", "text", "message"),
+    [
+        ("parse_users", rec("list_users-truncated.json"), "not complete JSON"),
+        ("parse_users", rec("list_users-wrong-shape.json"), "a list of objects with 'user', 'tags'"),
+        ("parse_users", '[{"user": "a", "tags": "administrator"}]', "'tags'"),
+        ("parse_users", '[{"user": "a", "tags": [1]}]', "'tags' as a list of strings"),
+        ("parse_users", rec("empty.txt"), "printed nothing"),
+        ("parse_vhosts", '[{"nom": "/"}]', "'name'"),
+        ("parse_vhosts", "[\n", "not complete JSON"),
+        ("parse_permissions", '[{"user": "a", "configure": ".*"}]', "'write'"),
+        ("parse_policies", rec("list_policies-bad-definition.json"), "definition of queue-limits"),
+        ("parse_policies", '[{"vhost": "/", "name": "p", "pattern": "x", "apply-to": "all", "definition": "[]", '
+         '"priority": 0}]', "definition of p as a JSON object"),
+        ("parse_queues", '{"orders": 3}', "a list of objects with 'name'"),
+        ("parse_password_hashes", rec("export_definitions-truncated.json"), "not complete JSON"),
+        ("parse_password_hashes", '{"users": {}}', "'users' as a list"),
+        ("parse_password_hashes", '{"users": [{"name": "a", "password_hash": null}]}', "'users' as a list"),
+    ],
+)  # fmt: skip
+def test_parsers_reject_garbage(parser: str, text: str, message: str) -> None:
+    with pytest.raises(CommandExecutionError, match=message):
+        getattr(rabbit, parser)(text)
+
+
+# ---------------------------------------------------------------------------
+# Passwords: stdin only, hashes checked like RabbitMQ
+
+
+@pytest.mark.parametrize("user", sorted(PASSWORDS))
+def test_recorded_hashes_match_the_test_passwords(user: str) -> None:
+    """The node hashed what it read on stdin (trailing newline dropped), with each hashing module."""
+    hashes = rabbit.parse_password_hashes(rec("export_definitions.json"))
+    entry = hashes[user]
+    assert rabbit.password_matches(PASSWORDS[user], entry["password_hash"], entry["hashing_algorithm"])
+    assert not rabbit.password_matches(PASSWORDS[user] + "\n", entry["password_hash"], entry["hashing_algorithm"])
+    assert not rabbit.password_matches("wrong", entry["password_hash"], entry["hashing_algorithm"])
+
+
+def test_recorded_hashing_algorithms() -> None:
+    hashes = rabbit.parse_password_hashes(rec("export_definitions.json"))
+    assert hashes["openstack"]["hashing_algorithm"] == "rabbit_password_hashing_sha256"
+    assert hashes["legacy512"]["hashing_algorithm"] == "rabbit_password_hashing_sha512"
+    assert hashes["legacymd5"]["hashing_algorithm"] == "rabbit_password_hashing_md5"
+    assert hashes["nopass"]["password_hash"] == ""
+
+
+def test_password_matches_refuses_what_it_cannot_check() -> None:
+    with pytest.raises(CommandExecutionError, match="cannot verify a password hashed with 'rabbit_password_hashing_x'"):
+        rabbit.password_matches("x", "AAAA", "rabbit_password_hashing_x")
+    with pytest.raises(CommandExecutionError, match="not base64"):
+        rabbit.password_matches("x", "not base64!", "rabbit_password_hashing_sha256")
+    assert rabbit.password_matches("", "", "rabbit_password_hashing_sha256") is False  # password login disabled
+
+
+# ---------------------------------------------------------------------------
+# Passwords on stdin: what rabbitmqctl reads intact, and what it cannot
+
+
+@pytest.mark.parametrize("password", HOSTILE)
+def test_hostile_passwords_pass_intact(password: str) -> None:
+    assert rabbit.password_problem("openstack", password) is None
+
+
+@pytest.mark.parametrize(
+    ("password", "problem"),
+    [
+        ("", "the password of RabbitMQ user openstack is empty or not a string"),
+        (None, "the password of RabbitMQ user openstack is empty or not a string"),
+        (
+            "two\nlines",
+            "the password of RabbitMQ user openstack contains a line break, U+000A (LINE FEED): "
+            "rabbitmqctl reads only the first line of stdin",
+        ),
+        (
+            "crlf\r\n",
+            "the password of RabbitMQ user openstack contains a line break, U+000A (LINE FEED): "
+            "rabbitmqctl reads only the first line of stdin",
+        ),
+        (
+            " lead",
+            "the password of RabbitMQ user openstack starts or ends with blanks or line breaks, which rabbitmqctl "
+            "trims from stdin: it starts with U+0020 (SPACE)",
+        ),
+        ("trail\t", "it ends with U+0009 (CHARACTER TABULATION)"),
+        ("cr\r", "it ends with U+000D (CARRIAGE RETURN)"),
+        ("\u00a0nbsp", "it starts with U+00A0 (NO-BREAK SPACE)"),
+        ("ideographic\u3000", "it ends with U+3000 (IDEOGRAPHIC SPACE)"),
+        ("next line\x85", "it ends with U+0085 (NEXT LINE)"),
+        ("\u2028separator", "it starts with U+2028 (LINE SEPARATOR)"),
+        ("half\ud800", "contains U+D800, which is not a character and cannot be sent as UTF-8"),
+    ],
+)
+def test_password_problem_names_the_user_and_the_character_never_the_value(password: Any, problem: str) -> None:
+    found = rabbit.password_problem("openstack", password)
+    assert found is not None and problem in found
+    if password:
+        visible = "".join(char for char in password if char.isalnum())
+        assert visible not in found
+
+
+def test_trimmed_is_unicode_white_space_as_elixir_trims_it() -> None:
+    # Elixir's String.trim/1 removes the Unicode White_Space property (PropList.txt): 25 code points.
+    assert len(rabbit.TRIMMED) == 25
+    assert {"\x1c", "\x1d", "\x1e", "\x1f", "\u180e", "\u200b", "\ufeff"}.isdisjoint(rabbit.TRIMMED)
+
+
+def test_character_names_controls_and_unnamed_ones() -> None:
+    assert rabbit.character("\n") == "U+000A (LINE FEED)"
+    assert rabbit.character("\x01") == "U+0001"
+    assert rabbit.character("€") == "U+20AC (EURO SIGN)"
+
+
+# ---------------------------------------------------------------------------
+# Tool output, cluster decisions
+
+
+def test_scrub_hides_the_cookie_hash_and_colours() -> None:
+    stderr = err("err-node-down.json")["stderr"]
+    assert "Erlang cookie hash: " in stderr
+    scrubbed = rabbit.scrub(stderr)
+    assert "Erlang cookie hash: ******" in scrubbed and "\x1b[" not in scrubbed
+    assert "==" not in scrubbed.split("Erlang cookie hash:")[1]
+    assert rabbit.scrub("\x1b[1mError:\x1b[0m start it\n") == "Error: start it"
+
+
+def test_health_problems_default_to_every_member() -> None:
+    status = rabbit.parse_cluster_status(rec("cluster_status-stopped-member.json"))
+    assert rabbit.health_problems(status) == [
+        "rabbit3@localhost is a cluster member but is not running: start it (systemctl start rabbitmq-server, "
+        "or rabbitmqctl start_app if only its app was stopped)."
+    ]
+    assert rabbit.health_problems(status, [RABBIT(1), RABBIT(2)]) == []
+
+
+def test_waiting_for() -> None:
+    nodes = [RABBIT(1), RABBIT(2), RABBIT(3)]
+    stopped = {"running_nodes": [RABBIT(1), RABBIT(2)], "partitions": []}
+    assert rabbit.waiting_for(nodes, stopped) == ["not running yet: rabbit3@localhost"]
+    split = {"running_nodes": nodes, "partitions": [RABBIT(1)]}
+    assert rabbit.waiting_for(nodes, split) == ["partition reported by: rabbit1@localhost"]
+    assert rabbit.waiting_for(nodes, {"running_nodes": nodes, "partitions": []}) == []
+
+
+def test_busy_queues() -> None:
+    queues = {
+        "/": rabbit.parse_queues(rec("list_queues-messages.json")),
+        "empty": rabbit.parse_queues(rec("list_queues-empty.json")),
+        "odd": {"q": {"messages": ""}},
+    }
+    assert rabbit.busy_queues(queues) == [
+        "queue 'orders' in vhost '/' (messages: 3)",
+        "queue 'q' in vhost 'odd' (message count unknown: '')",
+    ]
+
+
+def test_join_refusals() -> None:
+    assert rabbit.join_refusals(RABBIT(1), [], RABBIT(2), []) == []
+    member = rabbit.join_refusals(RABBIT(2), [RABBIT(1)], "rabbit@elsewhere", ["queue 'x'"])
+    assert len(member) == 1 and "will not be reset" in member[0] and "forget_cluster_node rabbit2" in member[0]
+    busy = rabbit.join_refusals(RABBIT(1), [], RABBIT(2), ["queue 'orders' in vhost '/' (messages: 3)"])
+    assert busy == [
+        "rabbit1@localhost holds messages that join_cluster would destroy (joining resets the node): "
+        "queue 'orders' in vhost '/' (messages: 3). Consume or move them (or delete those queues), then join again."
+    ]
+
+
+# ---------------------------------------------------------------------------
+# Cookie, users, policies
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        (None, "is not set"),
+        ("", "is not set"),
+        ("x" * 256, "longer than 255"),
+        ("caf\u00e9", "printable ASCII"),
+        ("two\nlines", "printable ASCII"),
+    ],
+)
+def test_cookie_problem(value: Any, problem: str) -> None:
+    assert problem in rabbit.cookie_problem(value)
+
+
+def test_cookie_problem_accepts_printable_ascii() -> None:
+    assert rabbit.cookie_problem("A" * 255) is None and rabbit.cookie_problem("with space ~!") is None
+
+
+def test_permission_spec() -> None:
+    assert rabbit.permission_spec("/", (".*", "", "^x$")) == [".*", "", "^x$"]
+    for bad in (".*", [".*", ".*"], [".*", ".*", 1]):
+        with pytest.raises(CommandExecutionError, match=r"must be \[configure, write, read\]"):
+            rabbit.permission_spec("/", bad)
+
+
+def test_user_changes() -> None:
+    users = rabbit.parse_users(rec("list_users.json"))
+    held = rabbit.parse_permissions(rec("list_permissions-openstack.json"))
+    assert rabbit.user_changes("newbie", None, False, ["monitoring"], {"openstack": [".*", ".*", ".*"]}, {}) == {
+        "user": {"old": None, "new": "newbie"},
+        "tags": {"old": [], "new": ["monitoring"]},
+        "permissions": {"openstack": {"old": None, "new": [".*", ".*", ".*"]}},
+    }
+    wanted = {"openstack": ["", "", ".*"]}
+    assert rabbit.user_changes("monitor", users["monitor"], True, None, wanted, {"openstack": held["monitor"]}) == {}
+    assert rabbit.user_changes("monitor", users["monitor"], False, ["management"], {}, {}) == {
+        "password": {"old": "differs", "new": "updated"},
+        "tags": {"old": ["monitoring"], "new": ["management"]},
+    }
+
+
+def test_wanted_policy_compares_as_rabbitmqctl_gives_it_back() -> None:
+    live = rabbit.parse_policies(rec("list_policies-openstack.json"))["queue-limits"]
+    want = rabbit.wanted_policy("^(?!amq\\.).*", {"overflow": "reject-publish", "max-length": 10000}, "0", "queues")
+    assert want == {key: live[key] for key in want}
+    assert rabbit.wanted_policy("^", {"ha-params": (1, 2)}, 1, "all")["definition"] == {"ha-params": [1, 2]}
