@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+import prereqos_common
 
 __virtualname__ = "prereqos"
 
@@ -13,29 +13,33 @@ def __virtual__() -> str | tuple[bool, str]:
     return __virtualname__
 
 
-def preflight(name: str) -> dict:
-    """Fail, changing nothing, when this node does not match the pillar."""
+def preflight(name: str, node: dict) -> dict:
+    """Fail, changing nothing, when this node does not match ``node``: the pillar's
+    expectation of it (derive's ``node_expectation``, passed by the SLS)."""
     ret = {"name": name, "changes": {}, "result": True, "comment": "node matches the pillar"}
-    report = __salt__["prereqos.preflight"]()
+    report = __salt__["prereqos.preflight"](node=node)
     if not report["ok"]:
         ret["result"] = False
         ret["comment"] = "preflight failed:\n" + "\n".join(report["problems"])
     return ret
 
 
-def healthy(name: str, timeout: int = 300, interval: float = 3.0) -> dict:
-    """Wait until every part of this node reports healthy, or fail with why."""
-    ret = {"name": name, "changes": {}, "result": True, "comment": ""}
-    deadline = time.monotonic() + timeout
-    while True:
+def healthy(name: str, timeout: float = 300, interval: float = 3.0) -> dict:
+    """Wait until every part of this node reports healthy, or fail with why.
+
+    Under test=True the health is read once: healthy passes, anything else
+    predicts the wait.
+    """
+    test = bool(__opts__["test"])
+
+    def probe() -> tuple[bool, dict]:
         report = __salt__["prereqos.health"]()
-        if report["ok"]:
-            ret["comment"] = "healthy"
-            return ret
-        if __opts__["test"] or time.monotonic() >= deadline:
-            break
-        time.sleep(interval)
-    ret["result"] = None if __opts__["test"] else False
-    waited = "would wait for" if __opts__["test"] else f"not healthy after {timeout}s:"
-    ret["comment"] = f"{waited}\n" + "\n".join(report["problems"])
+        return report["ok"], report
+
+    ok, report = prereqos_common.wait_until(probe, 0 if test else timeout, interval)
+    ret = {"name": name, "changes": {}, "result": True, "comment": "healthy"}
+    if not ok:
+        ret["result"] = None if test else False
+        waited = "would wait for" if test else f"not healthy after {timeout}s:"
+        ret["comment"] = f"{waited}\n" + "\n".join(report["problems"])
     return ret

@@ -3,6 +3,7 @@
     cluster this converges one node and never resets or bootstraps anything. #}
 include:
   - prereqos.preflight
+  - prereqos.facts
   - prereqos.apache
   - prereqos.ha
   - prereqos.rabbitmq

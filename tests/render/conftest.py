@@ -14,6 +14,9 @@ from tests.checkers import missing_checkers
 from tests.saltrender import ROOT, Renderer
 
 EXAMPLE = yaml.safe_load((ROOT / "pillar.example").read_text())
+# What password managers generate and consumers choke on: quotes, backslash,
+# shell expansion, comment and statement separators, blanks, non-ASCII.
+HOSTILE = " '\"\\$`#;!&|<>(){}*?~%@^ ü€\\"
 
 
 def example() -> dict:
@@ -50,6 +53,16 @@ def five_nodes() -> dict:
         {"id": f"ctrl-{i}", "addresses": {"srv": f"192.0.2.{10 + i}", "api": f"198.51.100.{10 + i}"}}
         for i in range(1, 6)
     ]
+    return pillar
+
+
+def hostile() -> dict:
+    """Every password with every awkward character, between two findable tokens."""
+    pillar = example()
+    secrets = pillar["prereqos"]["secrets"]
+    for key in ("db_root_password", "db_sst_password", "haproxy_stats_password", "openrc_admin_password"):
+        secrets[key] = f"{key}Token{HOSTILE}{key}End"
+    secrets["rabbitmq_users"] = {user: f"{user}RabbitToken{HOSTILE}End" for user in secrets["rabbitmq_users"]}
     return pillar
 
 
@@ -109,6 +122,7 @@ def variants(tls_pem: Path) -> dict[str, dict]:
         "one_network": one_network(),
         "five_nodes": five_nodes(),
         "tls": with_tls(tls_pem),
+        "hostile": hostile(),
     }
 
 

@@ -1,6 +1,7 @@
-"""Render tier: real Salt renders every SLS for the
-example site and its variants; the generated configs pass Debian 12's real
-checkers; every validation rule stops a bad pillar with its message."""
+"""Render tier: real Salt renders every SLS for the example site and its
+variants; the generated configs pass Debian 12's real checkers; every secret
+is read back intact by the program that consumes it; every validation rule
+stops a bad pillar with its message, which holds no secret."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ import re
 import pytest
 
 from tests import checkers
-from tests.badpillars import BAD_PILLARS, bad_pillar
+from tests.badpillars import BAD_PILLARS, CANARY, bad_pillar
+from tests.badpillars import secret_values as bad_pillar_secrets
 from tests.render.conftest import example
-from tests.saltrender import RenderError, sls_names
+from tests.saltrender import Renderer, RenderError, sls_names
 
-VARIANTS = ("example", "keepalived", "one_network", "five_nodes", "tls")
+VARIANTS = ("example", "keepalived", "one_network", "five_nodes", "tls", "hostile")
 ALL_SLS = sls_names()
 
 
@@ -30,9 +32,11 @@ def interfaces_of(pillar: dict, node_id: str) -> dict[str, str]:
 
 
 def secret_values(pillar: dict) -> list[str]:
+    """Every secret, and the runs of letters and digits in it: found however it was escaped."""
     secrets = site(pillar)["secrets"]
     values = [v for k, v in secrets.items() if isinstance(v, str) and k != "tls_pem"]
-    return values + list(secrets.get("rabbitmq_users", {}).values())
+    values += list(secrets.get("rabbitmq_users", {}).values())
+    return values + [run for value in values for run in re.findall(r"[A-Za-z0-9]{8,}", value)]
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -126,8 +130,87 @@ def test_openrc_quotes_the_password_for_the_shell(renderers):
     pillar = example()
     site(pillar)["secrets"]["openrc_admin_password"] = "it's $ecret"
     text = renderers["ctrl-1"].template("prereqos/openrc/files/admin-openrc.jinja", pillar)
-    assert "export OS_PASSWORD='it'\"'\"'s $ecret'" in text
+    assert "export OS_PASSWORD='it'\\''s $ecret'" in text
     assert "export OS_AUTH_URL=http://198.51.100.10:5000/v3" in text
+
+
+# ---------------------------------------------- secrets, read back by their consumers
+def test_sst_credentials_read_back_by_mariadb(renderers, variants):
+    pillar = variants["hostile"]
+    text = renderers["ctrl-1"].template("prereqos/galera/files/sst.cnf.jinja", pillar)
+    expected = f"sst:{site(pillar)['secrets']['db_sst_password']}"
+    assert checkers.mariadb_options(text, "galera") == [f"--wsrep_sst_auth={expected}"]
+
+
+def test_the_longest_sst_password_still_reads_back(renderers):
+    pillar = example()
+    room = 4094 - len('wsrep_sst_auth = "sst:"')
+    site(pillar)["secrets"]["db_sst_password"] = "#" * room
+    text = renderers["ctrl-1"].template("prereqos/galera/files/sst.cnf.jinja", pillar)
+    assert checkers.mariadb_options(text, "galera") == [f"--wsrep_sst_auth=sst:{'#' * room}"]
+
+
+def test_openrc_read_back_by_bash(renderers, variants):
+    pillar = variants["hostile"]
+    site(pillar)["openrc"]["project_name"] = "it's a $project"
+    text = renderers["ctrl-1"].template("prereqos/openrc/files/admin-openrc.jinja", pillar)
+    values = checkers.shell_variables(text, ["OS_PASSWORD", "OS_PROJECT_NAME", "OS_AUTH_URL", "OS_REGION_NAME"])
+    assert values == {
+        "OS_PASSWORD": site(pillar)["secrets"]["openrc_admin_password"],
+        "OS_PROJECT_NAME": "it's a $project",
+        "OS_AUTH_URL": "http://198.51.100.10:5000/v3",
+        "OS_REGION_NAME": "RegionOne",
+    }
+
+
+@pytest.mark.parametrize("variant", ["example", "hostile"])
+def test_stats_password_accepted_by_haproxy(renderers, variants, variant):
+    pillar = variants[variant]
+    config = renderers["ctrl-1"].template("prereqos/ha/files/haproxy.cfg.jinja", pillar)
+    userlist = config.split("userlist ", 1)[1].split("\n\n", 1)[0]
+    password = site(pillar)["secrets"]["haproxy_stats_password"]
+    statuses = checkers.haproxy_basic_auth(f"userlist {userlist}", "prereqos_stats", "admin", [password, "wrong"])
+    assert statuses == [200, 401]
+
+
+# ----------------------------------------------------------------- the facts file
+def state_args(high: dict, state_id: str) -> dict:
+    """The arguments of a state in high data, as one mapping."""
+    body = high[state_id]
+    function = next(key for key in body if not key.startswith("__"))
+    return {k: v for arg in body[function] if isinstance(arg, dict) for k, v in arg.items()}
+
+
+def own_renderer(minion_id: str, tmp_path) -> Renderer:
+    """A renderer used for one SLS only: once another minion's renderer ran in this
+    process, state.show_sls may render with that minion's grains (templates are fine)."""
+    return Renderer(minion_id, tmp_path)
+
+
+@pytest.mark.parametrize("variant", ["example", "keepalived", "hostile"])
+def test_the_deploy_writes_the_non_secret_facts(renderers, variants, variant, tmp_path):
+    pillar = variants[variant]
+    for sls in ("prereqos", "prereqos.ha"):
+        assert "prereqos-facts" in renderers["ctrl-1"].sls(sls, pillar)
+    args = state_args(own_renderer("ctrl-1", tmp_path).sls("prereqos.facts", pillar), "prereqos-facts")
+    assert args["name"] == "/etc/prereqos/facts.json" and args["mode"] == "0644" and args["serializer"] == "json"
+    facts = args["dataset"]
+    assert facts["node"]["id"] == "ctrl-1" and facts["vip_manager"] == site(pillar)["vip_manager"]
+    assert facts["rabbitmq_nodes"] == [f"rabbit@{n['id']}" for n in site(pillar)["controllers"]]
+    text = json.dumps(facts, ensure_ascii=False)
+    assert not [secret for secret in secret_values(pillar) if secret in text]
+
+
+def test_preflight_gets_the_pillars_expectation_of_this_node(variants, tmp_path):
+    high = own_renderer("ctrl-2", tmp_path).sls("prereqos.preflight", variants["example"])
+    args = state_args(high, "prereqos-preflight")
+    assert args["node"]["hostname"] == "ctrl-2"
+    assert args["node"]["networks"]["api"] == {
+        "interface": "eth1",
+        "address": "198.51.100.12",
+        "vip": "198.51.100.10",
+        "peers": ["198.51.100.11", "198.51.100.13"],
+    }
 
 
 @pytest.mark.parametrize("case", sorted(BAD_PILLARS))
@@ -136,6 +219,8 @@ def test_bad_pillar_stops_the_render_with_its_key(renderers, case):
     with pytest.raises(RenderError) as error:
         renderers["ctrl-1"].sls("prereqos.preflight", pillar)
     assert message in str(error.value)
+    assert CANARY not in str(error.value)
+    assert not [value for value in bad_pillar_secrets(pillar) if value in str(error.value)]
 
 
 def installs(high: dict) -> list[tuple[str, list[str], bool]]:

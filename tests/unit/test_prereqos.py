@@ -1,205 +1,193 @@
-"""Unit tests of _modules/prereqos.py and _states/prereqos.py: validation,
-derivation and the parsers, fed outputs recorded from Debian 12's tools."""
+"""Unit tests of _modules/prereqos.py and _states/prereqos.py: the operator
+commands (settings, facts, preflight, health) and the two states."""
 
 from __future__ import annotations
 
 import copy
+import inspect
+import json
+from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 from salt.exceptions import CommandExecutionError
 
-from tests.unit.loader import ROOT, fixture, load
+from tests.unit.loader import ROOT, library, load
 
 prereqos = load("_modules", "prereqos")
 prereqos_state = load("_states", "prereqos")
+settings_lib = library("prereqos_settings")
+
 DEFAULTS = yaml.safe_load((ROOT / "formula/prereqos/defaults.yaml").read_text())
 OSMAP = yaml.safe_load((ROOT / "formula/prereqos/osfamilymap.yaml").read_text())["Debian"]
 EXAMPLE = yaml.safe_load((ROOT / "pillar.example").read_text())["prereqos"]
+HEALTHY = {"ok": True, "problems": []}
 
 
-def settings(site: dict, minion_id: str = "ctrl-1") -> dict:
-    return prereqos.settings(DEFAULTS, OSMAP, copy.deepcopy(site), minion_id)
-
-
-def problems(site: dict) -> list[str]:
-    config = prereqos.merged_config(DEFAULTS["prereqos"], OSMAP, site)
-    return prereqos.validate(config, site, DEFAULTS["prereqos"])
-
-
-def test_example_is_valid():
-    assert problems(copy.deepcopy(EXAMPLE)) == []
-
-
-def test_no_pillar_at_all_names_the_fix():
-    with pytest.raises(CommandExecutionError, match="no pillar for this minion; assign the site pillar"):
-        settings({})
-
-
-def test_all_problems_are_reported_at_once():
+def derived(minion_id: str = "ctrl-1", **changes: Any) -> dict:
     site = copy.deepcopy(EXAMPLE)
-    site["vip_manager"] = "vrrp"
-    del site["secrets"]["db_root_password"]
-    found = problems(site)
-    assert any(p.startswith("prereqos:vip_manager:") for p in found)
-    assert any(p.startswith("prereqos:secrets:db_root_password:") for p in found)
+    site.update(changes)
+    return settings_lib.settings(DEFAULTS, OSMAP, site, minion_id)
 
 
-def test_merge_replaces_lists_and_merges_mappings():
-    merged = prereqos.merge({"a": {"b": 1, "c": [1, 2]}, "d": 1}, {"a": {"c": [3]}, "e": 2})
-    assert merged == {"a": {"b": 1, "c": [3]}, "d": 1, "e": 2}
-
-
-def test_site_lookup_overrides_the_os_map():
-    site = copy.deepcopy(EXAMPLE)
-    site["lookup"] = {"services": {"haproxy": "haproxy-custom"}}
-    config = settings(site)
-    assert config["lookup"]["services"]["haproxy"] == "haproxy-custom"
-    assert config["lookup"]["services"]["keepalived"] == "keepalived"
-
-
-def test_small_cluster_needs_an_explicit_choice():
-    site = copy.deepcopy(EXAMPLE)
-    site["controllers"] = site["controllers"][:2]
-    assert any("quorum needs 3" in p for p in problems(site))
-    site["allow_small_cluster"] = True
-    assert problems(site) == []
-
-
-def test_fencing_enabled_needs_devices():
-    site = copy.deepcopy(EXAMPLE)
-    site["pacemaker"]["stonith"] = {"enabled": True}
-    assert "prereqos:pacemaker:stonith:devices: empty while fencing is enabled" in "\n".join(problems(site))
-
-
-def test_keepalived_router_ids_must_be_unique():
-    site = copy.deepcopy(EXAMPLE)
-    site["vip_manager"] = "keepalived"
-    site["keepalived"]["router_ids"] = {"srv": 51, "api": 51}
-    assert any("router id 51 is also used" in p for p in problems(site))
-
-
-def test_stats_password_with_a_quote_is_refused():
-    site = copy.deepcopy(EXAMPLE)
-    site["secrets"]["haproxy_stats_password"] = "a b"
-    assert any(p.startswith("prereqos:secrets:haproxy_stats_password: must not contain") for p in problems(site))
-
-
-def test_disabled_service_is_not_validated_or_rendered():
-    site = copy.deepcopy(EXAMPLE)
-    site["haproxy"]["services"]["nova_api"] = {"enabled": False, "networks": ["nowhere"]}
-    assert problems(site) == []
-    assert "nova_api" not in settings(site)["services_enabled"]
-
-
-def test_derive_this_node_vips_and_backends():
-    config = settings(copy.deepcopy(EXAMPLE), "ctrl-2")
-    assert config["me"]["id"] == "ctrl-2" and config["me"]["index"] == 2
-    assert not config["is_bootstrap"]
-    assert config["vips"]["srv"] == {
-        "network": "srv",
-        "address": "192.0.2.10",
-        "prefixlen": 24,
-        "interface": "eth0",
-        "router_id": 52,
+@pytest.fixture
+def minion(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """``__salt__`` of a healthy controller ctrl-1 holding the srv VIP; tests change it."""
+    salt: dict[str, Any] = {
+        "pacemaker_cluster.health": lambda **_: HEALTHY,
+        "rabbitmq_cluster.health": lambda **_: HEALTHY,
+        "galera_cluster.health": lambda **_: HEALTHY,
+        "service.status": lambda name: True,
     }
-    galera = config["services_enabled"]["galera"]
-    assert galera["active_backup"] and galera["check"]["server"].endswith("port 9200")
-    assert [s["address"] for s in galera["servers"]] == ["192.0.2.11", "192.0.2.12", "192.0.2.13"]
-    assert config["galera_cluster_address"] == "gcomm://192.0.2.11,192.0.2.12,192.0.2.13"
-    assert config["rabbitmq_bootstrap_node"] == "rabbit@ctrl-1"
-    priorities = [n["priority"] for n in config["nodes"]]
-    assert len(set(priorities)) == len(priorities)
+    monkeypatch.setattr(prereqos, "__salt__", salt, raising=False)
+    monkeypatch.setattr(prereqos, "__grains__", {"id": "ctrl-1", "host": "ctrl-1"}, raising=False)
+    monkeypatch.setattr(prereqos, "__pillar__", {"prereqos": copy.deepcopy(EXAMPLE)}, raising=False)
+    addresses = {"eth0": ["192.0.2.11", "192.0.2.10"], "eth1": ["198.51.100.11"]}
+    monkeypatch.setattr(prereqos, "_local_addresses", lambda: addresses)
+    monkeypatch.setattr(prereqos, "_arp_resolve", lambda probe: {})
+    monkeypatch.setattr(prereqos, "_haproxy_stat", lambda path: {"galera": {"ctrl-1": "UP"}})
+    return salt
 
 
-def test_minion_outside_the_controllers_has_no_node_view():
-    config = settings(copy.deepcopy(EXAMPLE), "master")
-    assert config["me"] is None
+def write_facts(tmp_path: Path, facts: dict) -> str:
+    path = tmp_path / "facts.json"
+    path.write_text(json.dumps(facts))
+    return str(path)
 
 
-def test_pacemaker_objects_cover_every_vip():
-    pcmk = settings(copy.deepcopy(EXAMPLE))["pacemaker_config"]
-    assert pcmk["properties"]["stonith-enabled"] == "false"
-    assert pcmk["primitives"]["vip_srv"]["params"] == {"ip": "192.0.2.10", "cidr_netmask": "24", "nic": "eth0"}
-    assert pcmk["colocations"]["vip_api-with-haproxy"]["with_rsc"] == "haproxy-clone"
-    assert pcmk["orders"]["haproxy-before-vip_srv"] == {"kind": "Optional", "first": "haproxy-clone", "then": "vip_srv"}
+# ---------------------------------------------------------------- settings
+def test_settings_reads_this_minions_pillar(minion):
+    config = prereqos.settings(DEFAULTS, OSMAP)
+    assert config["me"]["id"] == "ctrl-1" and config["facts_path"] == settings_lib.FACTS_PATH
 
 
-def test_stats_hash_is_stable_and_verifies():
-    import crypt
-
-    first = prereqos.stats_password_hash("s3cret", "openstack", "admin")
-    assert first == prereqos.stats_password_hash("s3cret", "openstack", "admin")
-    assert first.startswith("$6$") and "s3cret" not in first
-    assert crypt.crypt("s3cret", first) == first
-
-
-def test_parse_ip_addresses_recorded():
-    addresses = prereqos.parse_ip_addresses(fixture("prereqos", "ip-addr.json"))
-    assert {"127.0.0.1", "::1"} <= set(addresses["lo"])
-    assert any(addresses[name] for name in addresses if name != "lo")
+def test_settings_refuses_a_bad_pillar_with_every_problem(minion):
+    site = copy.deepcopy(EXAMPLE)
+    site["haproxy"]["timeouts"] = {"connect": "soon"}
+    del site["bootstrap"]
+    with pytest.raises(CommandExecutionError) as error:
+        prereqos.settings(DEFAULTS, OSMAP, site)
+    assert str(error.value).startswith("invalid prereqos pillar:\n  prereqos:")
+    assert "prereqos:bootstrap: missing" in str(error.value)
+    assert "prereqos:haproxy:timeouts:connect: 'soon' is not a HAProxy duration" in str(error.value)
 
 
-def test_parse_ip_addresses_garbage():
-    with pytest.raises(CommandExecutionError, match="cannot parse `ip -j addr show`"):
-        prereqos.parse_ip_addresses('[{"ifname": "eth0"')
+def test_the_module_keeps_only_operator_commands():
+    public = {
+        name
+        for name, value in vars(prereqos).items()
+        if inspect.isfunction(value) and value.__module__ == prereqos.__name__ and not name.startswith("_")
+    }
+    assert public == {"settings", "facts", "preflight", "health"}
+    for name in public:
+        assert "CLI Example:" in getattr(prereqos, name).__doc__
 
 
-def test_parse_arp_table_recorded_keeps_complete_entries():
-    text = fixture("prereqos", "proc-net-arp.txt")
-    table = prereqos.parse_arp_table(text + "192.0.2.99 0x1 0x0 00:00:00:00:00:00 * eth0\n")
-    assert "192.0.2.99" not in table
-    assert all(mac.count(":") == 5 for mac in table.values()) and table
+# ------------------------------------------------------------------- facts
+def test_facts_missing_says_not_deployed_yet(tmp_path):
+    with pytest.raises(CommandExecutionError, match=r"not deployed yet: .*facts\.json is missing"):
+        prereqos.facts(str(tmp_path / "facts.json"))
 
 
-def test_parse_haproxy_stat_recorded():
-    stat = prereqos.parse_haproxy_stat(fixture("prereqos", "haproxy-show-stat.csv"))
-    assert stat == {"galera": {"ctrl-1": "UP", "ctrl-2": "DOWN"}, "keystone": {"ctrl-1": "UP", "ctrl-2": "DOWN"}}
+def test_facts_corrupt_says_how_to_rewrite(tmp_path):
+    path = tmp_path / "facts.json"
+    path.write_text("{")
+    with pytest.raises(CommandExecutionError, match=r"re-run orch\.prereqos to rewrite it"):
+        prereqos.facts(str(path))
 
 
-@pytest.mark.parametrize("text", ["", "not csv", "pxname,svname\n"])
-def test_parse_haproxy_stat_garbage(text):
-    with pytest.raises(CommandExecutionError, match="unexpected haproxy"):
-        prereqos.parse_haproxy_stat(text)
+# --------------------------------------------------------------- preflight
+def test_preflight_checks_the_expectation_it_is_given(minion):
+    assert prereqos.preflight(node=derived()["node_expectation"]) == {"ok": True, "problems": []}
+    prereqos.__grains__["host"] = "node7"
+    report = prereqos.preflight(node=derived()["node_expectation"])
+    assert not report["ok"] and "host name is 'node7'" in report["problems"][0]
 
 
-def node_facts(config: dict) -> dict[str, list[str]]:
-    me = config["me"]
-    return {"eth0": [me["addresses"]["srv"]], "eth1": [me["addresses"]["api"]]}
-
-
-def test_preflight_passes_on_a_matching_node():
-    config = settings(copy.deepcopy(EXAMPLE))
-    assert prereqos.preflight_problems(config, "ctrl-1", node_facts(config), {}) == []
-
-
-def test_preflight_names_the_wrong_hostname_and_missing_address():
-    config = settings(copy.deepcopy(EXAMPLE))
-    found = prereqos.preflight_problems(config, "node7", {"eth0": ["192.0.2.11"]}, {})
-    assert any("host name is 'node7' but the pillar says 'ctrl-1'" in p for p in found)
-    assert any("address 198.51.100.11 (network api) is not configured on interface eth1" in p for p in found)
-
-
-def test_preflight_vip_answered_by_a_stranger():
-    config = settings(copy.deepcopy(EXAMPLE))
-    arp = {"192.0.2.10": "02:00:00:00:00:99", "192.0.2.12": "02:00:00:00:00:02", "192.0.2.13": "02:00:00:00:00:03"}
-    found = prereqos.preflight_problems(config, "ctrl-1", node_facts(config), arp)
-    assert found == [
-        "VIP 192.0.2.10 (network srv) already answers from MAC 02:00:00:00:00:99, which is no controller: another "
-        "host uses it; choose a free address for prereqos:networks:srv:vip"
+def test_preflight_after_a_deploy_checks_the_facts(minion, tmp_path):
+    facts = derived()["facts"]
+    facts["node"]["networks"]["api"]["interface"] = "eth9"
+    report = prereqos.preflight(path=write_facts(tmp_path, facts))
+    assert report["problems"] == [
+        "controller ctrl-1: address 198.51.100.11 (network api) is not configured on interface eth9; "
+        "fix prereqos:networks:api:interface or the node's network"
     ]
 
 
-def test_preflight_vip_held_by_a_peer_is_fine():
-    config = settings(copy.deepcopy(EXAMPLE))
-    arp = {"192.0.2.10": "02:00:00:00:00:02", "192.0.2.12": "02:00:00:00:00:02"}
-    assert prereqos.preflight_problems(config, "ctrl-1", node_facts(config), arp) == []
+def test_preflight_before_a_deploy_without_expectation_says_not_deployed(minion, tmp_path):
+    report = prereqos.preflight(path=str(tmp_path / "facts.json"))
+    assert not report["ok"] and report["problems"][0].startswith("not deployed yet")
 
 
-def test_preflight_state_fails_with_the_problems(monkeypatch):
-    report = {"ok": False, "problems": ["controller ctrl-1: host name is 'x'"]}
-    monkeypatch.setattr(prereqos_state, "__salt__", {"prereqos.preflight": lambda: report}, raising=False)
-    ret = prereqos_state.preflight("ctrl-1")
+# ------------------------------------------------------------------ health
+def test_health_of_a_deployed_healthy_node(minion, tmp_path):
+    report = prereqos.health(write_facts(tmp_path, derived()["facts"]))
+    assert report["ok"], report["problems"]
+    assert report["vips_held"] == ["192.0.2.10"] and set(report) >= {"pacemaker", "rabbitmq", "galera"}
+
+
+def test_health_passes_the_facts_to_each_part(minion, tmp_path):
+    calls: dict[str, dict] = {}
+    for module in ("pacemaker_cluster", "rabbitmq_cluster", "galera_cluster"):
+        minion[f"{module}.health"] = lambda module=module, **kwargs: calls.update({module: kwargs}) or HEALTHY
+    prereqos.health(write_facts(tmp_path, derived()["facts"]))
+    assert calls == {
+        "pacemaker_cluster": {
+            "expected_nodes": ["ctrl-1", "ctrl-2", "ctrl-3"],
+            "resources": ["haproxy-clone", "vip_api", "vip_srv"],
+        },
+        "rabbitmq_cluster": {"expected_nodes": ["rabbit@ctrl-1", "rabbit@ctrl-2", "rabbit@ctrl-3"]},
+        "galera_cluster": {"expected_size": 3},
+    }
+
+
+def test_health_with_keepalived_asks_its_service(minion, tmp_path):
+    minion["service.status"] = lambda name: name != "keepalived"
+    report = prereqos.health(write_facts(tmp_path, derived(vip_manager="keepalived")["facts"]))
+    assert "keepalived: keepalived is not running" in report["problems"] and "pacemaker" not in report
+
+
+def test_health_without_a_part_says_not_installed(minion, tmp_path):
+    del minion["rabbitmq_cluster.health"]
+    report = prereqos.health(write_facts(tmp_path, derived()["facts"]))
+    assert "rabbitmq: not installed (rabbitmq_cluster is not loaded)" in report["problems"]
+
+
+def test_health_before_a_deploy_says_not_deployed_yet(minion, tmp_path):
+    report = prereqos.health(str(tmp_path / "facts.json"))
+    assert report == {
+        "node": "ctrl-1",
+        "ok": False,
+        "problems": [
+            f"not deployed yet: {tmp_path / 'facts.json'} is missing; run salt-run state.orchestrate orch.prereqos"
+        ],
+    }
+
+
+def test_health_with_haproxy_down(minion, monkeypatch, tmp_path):
+    def refused(path: str) -> dict:
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    monkeypatch.setattr(prereqos, "_haproxy_stat", refused)
+    report = prereqos.health(write_facts(tmp_path, derived()["facts"]))
+    assert report["problems"][:2] == [
+        "haproxy runtime API unreachable: [Errno 111] Connection refused",
+        "haproxy: no Galera server is UP behind galera",
+    ]
+
+
+# ------------------------------------------------------------------ states
+def test_preflight_state_passes_the_expectation_and_fails_with_the_problems(monkeypatch):
+    seen = {}
+
+    def preflight(node):
+        seen["node"] = node
+        return {"ok": False, "problems": ["controller ctrl-1: host name is 'x'"]}
+
+    monkeypatch.setattr(prereqos_state, "__salt__", {"prereqos.preflight": preflight}, raising=False)
+    ret = prereqos_state.preflight("ctrl-1", node={"id": "ctrl-1"})
+    assert seen["node"] == {"id": "ctrl-1"}
     assert ret["result"] is False and "host name is 'x'" in ret["comment"] and ret["changes"] == {}
 
 
@@ -212,15 +200,21 @@ def test_healthy_state_reports_problems(monkeypatch, test, expected):
     assert ret["result"] is expected and "cluster size 2 of 3" in ret["comment"]
 
 
-def test_healthy_state_passes_when_healthy(monkeypatch):
-    monkeypatch.setattr(prereqos_state, "__salt__", {"prereqos.health": lambda: {"ok": True}}, raising=False)
+def test_healthy_state_waits_until_healthy(monkeypatch):
+    reports = iter([{"ok": False, "problems": ["galera: size 2 of 3"]}, {"ok": True, "problems": []}])
+    monkeypatch.setattr(prereqos_state, "__salt__", {"prereqos.health": lambda: next(reports)}, raising=False)
     monkeypatch.setattr(prereqos_state, "__opts__", {"test": False}, raising=False)
-    assert prereqos_state.healthy("ctrl-1", timeout=0)["result"] is True
+    ret = prereqos_state.healthy("ctrl-1", timeout=5, interval=0.01)
+    assert ret == {"name": "ctrl-1", "changes": {}, "result": True, "comment": "healthy"}
 
 
-@pytest.mark.parametrize(
-    ("address", "erlang"),
-    [("192.0.2.11", "{192,0,2,11}"), ("2001:db8::b", "{8193,3512,0,0,0,0,0,11}")],
-)
-def test_erlang_ip_tuple(address, erlang):
-    assert prereqos.erlang_ip_tuple(address) == erlang
+def test_healthy_state_under_test_asks_once(monkeypatch):
+    calls = []
+    monkeypatch.setattr(
+        prereqos_state,
+        "__salt__",
+        {"prereqos.health": lambda: calls.append(1) or {"ok": False, "problems": []}},
+        raising=False,
+    )
+    monkeypatch.setattr(prereqos_state, "__opts__", {"test": True}, raising=False)
+    assert prereqos_state.healthy("ctrl-1", timeout=300)["result"] is None and calls == [1]

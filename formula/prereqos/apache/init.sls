@@ -27,7 +27,7 @@ prereqos-apache-config:
 prereqos-apache-module-{{ module }}:
   cmd.run:
     - name: a2enmod -q {{ module }}
-    - creates: /etc/apache2/mods-enabled/{{ module }}.load
+    - creates: {{ paths.apache_mods_enabled }}/{{ module }}.load
     - require:
       - pkg: prereqos-apache-installed
 {%- endfor %}

@@ -50,7 +50,7 @@ prereqos-galera-sst-credentials:
 
 prereqos-galera-check-script:
   file.managed:
-    - name: /usr/local/lib/prereqos/galera-check
+    - name: {{ paths.galera_check }}
     - source: salt://prereqos/galera/files/galera-check
     - user: root
     - group: root
@@ -60,10 +60,10 @@ prereqos-galera-check-script:
 prereqos-galera-check-units:
   file.managed:
     - names:
-      - /etc/systemd/system/prereqos-galera-check.socket:
+      - {{ paths.systemd_units }}/prereqos-galera-check.socket:
         - source: salt://prereqos/galera/files/galera-check.socket.jinja
-      - /etc/systemd/system/prereqos-galera-check@.service:
-        - source: salt://prereqos/galera/files/galera-check@.service
+      - {{ paths.systemd_units }}/prereqos-galera-check@.service:
+        - source: salt://prereqos/galera/files/galera-check@.service.jinja
     - template: jinja
     - user: root
     - group: root

@@ -36,7 +36,7 @@ prereqos-haproxy-config:
     - user: root
     - group: haproxy
     - mode: '0640'
-    - check_cmd: /usr/sbin/haproxy -c -q -f
+    - check_cmd: {{ paths.haproxy_binary }} -c -q -f
     - require:
       - pkg: prereqos-haproxy-installed
       - sysctl: prereqos-ha-nonlocal-bind

@@ -18,7 +18,7 @@ prereqos-keepalived-config:
     - user: root
     - group: root
     - mode: '0640'
-    - check_cmd: /usr/sbin/keepalived -t -f
+    - check_cmd: {{ prereqos.lookup.paths.keepalived_binary }} -t -f
     - require:
       - pkg: prereqos-keepalived-installed
 

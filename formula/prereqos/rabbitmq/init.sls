@@ -9,7 +9,7 @@ include:
     internal address only (Debian's socket listens on every address). #}
 prereqos-rabbitmq-epmd-socket:
   file.managed:
-    - name: /etc/systemd/system/epmd.socket.d/prereqos.conf
+    - name: {{ prereqos.lookup.paths.systemd_units }}/epmd.socket.d/prereqos.conf
     - source: salt://prereqos/rabbitmq/files/epmd.socket.conf.jinja
     - template: jinja
     - makedirs: true
@@ -42,9 +42,9 @@ prereqos-rabbitmq-cookie:
 prereqos-rabbitmq-config:
   file.managed:
     - names:
-      - /etc/rabbitmq/rabbitmq.conf:
+      - {{ prereqos.lookup.paths.rabbitmq_conf }}:
         - source: salt://prereqos/rabbitmq/files/rabbitmq.conf.jinja
-      - /etc/rabbitmq/rabbitmq-env.conf:
+      - {{ prereqos.lookup.paths.rabbitmq_env_conf }}:
         - source: salt://prereqos/rabbitmq/files/rabbitmq-env.conf.jinja
     - template: jinja
     - user: root

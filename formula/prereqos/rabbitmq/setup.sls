@@ -15,14 +15,14 @@ prereqos-rabbitmq-vhost-{{ vhost }}:
       - service: prereqos-rabbitmq-running
 {%- endfor %}
 
-{%- for user, spec in rabbitmq.users.items() %}
+{%- for user, spec in prereqos.rabbitmq_user_settings.items() %}
 
 prereqos-rabbitmq-user-{{ user }}:
   rabbitmq_cluster.user_present:
-    - name: {{ user }}
+    - name: {{ user | json }}
     - password_pillar: prereqos:secrets:rabbitmq_users:{{ user }}
-    - tags: {{ (spec or {}).get("tags", []) | json }}
-    - permissions: {{ (spec or {}).get("permissions", {}) | json }}
+    - tags: {{ spec.tags | json }}
+    - permissions: {{ spec.permissions | json }}
     - require:
 {%- for vhost in rabbitmq.vhosts %}
       - rabbitmq_cluster: prereqos-rabbitmq-vhost-{{ vhost }}
@@ -35,16 +35,16 @@ prereqos-rabbitmq-guest-absent:
     - require:
       - service: prereqos-rabbitmq-running
 
-{%- for name, policy in rabbitmq.policies.items() %}
+{%- for name, policy in prereqos.rabbitmq_policy_settings.items() %}
 
 prereqos-rabbitmq-policy-{{ name }}:
   rabbitmq_cluster.policy_present:
-    - name: {{ name }}
-    - vhost: {{ policy.get("vhost", "/") | json }}
+    - name: {{ name | json }}
+    - vhost: {{ policy.vhost | json }}
     - pattern: {{ policy.pattern | json }}
     - definition: {{ policy.definition | json }}
-    - priority: {{ policy.get("priority", 0) }}
-    - apply_to: {{ policy.get("apply_to", "all") }}
+    - priority: {{ policy.priority }}
+    - apply_to: {{ policy.apply_to }}
     - require:
       - service: prereqos-rabbitmq-running
 {%- endfor %}

@@ -1,0 +1,135 @@
+"""Unit tests of _utils/prereqos_node.py: the parsers, fed outputs recorded
+from Debian 12's tools, the preflight problems and the health report."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import yaml
+
+from tests.unit.loader import ROOT, fixture, library
+
+node = library("prereqos_node")
+settings_lib = library("prereqos_settings")
+
+DEFAULTS = yaml.safe_load((ROOT / "formula/prereqos/defaults.yaml").read_text())
+OSMAP = yaml.safe_load((ROOT / "formula/prereqos/osfamilymap.yaml").read_text())["Debian"]
+EXAMPLE = yaml.safe_load((ROOT / "pillar.example").read_text())["prereqos"]
+
+
+def derived(minion_id: str = "ctrl-1", **changes) -> dict:
+    site = copy.deepcopy(EXAMPLE)
+    site.update(changes)
+    return settings_lib.settings(DEFAULTS, OSMAP, site, minion_id)
+
+
+def expectation(minion_id: str = "ctrl-1") -> dict:
+    return derived(minion_id)["node_expectation"]
+
+
+# ----------------------------------------------------------------- parsers
+def test_parse_ip_addresses_recorded():
+    addresses = node.parse_ip_addresses(fixture("prereqos", "ip-addr.json"))
+    assert {"127.0.0.1", "::1"} <= set(addresses["lo"])
+    assert any(addresses[name] for name in addresses if name != "lo")
+
+
+@pytest.mark.parametrize("text", ['[{"ifname": "eth0"', '{"ifname": "eth0"}', '[{"addr_info": []}]'])
+def test_parse_ip_addresses_garbage(text):
+    with pytest.raises(node.ToolOutputError, match="cannot parse `ip -j addr show`"):
+        node.parse_ip_addresses(text)
+
+
+def test_parse_arp_table_recorded_keeps_complete_entries():
+    text = fixture("prereqos", "proc-net-arp.txt")
+    table = node.parse_arp_table(text + "192.0.2.99 0x1 0x0 00:00:00:00:00:00 * eth0\n")
+    assert "192.0.2.99" not in table
+    assert all(mac.count(":") == 5 for mac in table.values()) and table
+
+
+def test_parse_haproxy_stat_recorded():
+    stat = node.parse_haproxy_stat(fixture("prereqos", "haproxy-show-stat.csv"))
+    assert stat == {"galera": {"ctrl-1": "UP", "ctrl-2": "DOWN"}, "keystone": {"ctrl-1": "UP", "ctrl-2": "DOWN"}}
+
+
+@pytest.mark.parametrize("text", ["", "not csv", "pxname,svname\n"])
+def test_parse_haproxy_stat_garbage(text):
+    with pytest.raises(node.ToolOutputError, match="unexpected haproxy"):
+        node.parse_haproxy_stat(text)
+
+
+# --------------------------------------------------------------- preflight
+def node_addresses(expected: dict) -> dict[str, list[str]]:
+    return {want["interface"]: [want["address"]] for want in expected["networks"].values()}
+
+
+def test_arp_probes_every_vip_then_every_peer():
+    assert node.arp_probe_addresses(expectation()) == [
+        "198.51.100.10",
+        "192.0.2.10",
+        "198.51.100.12",
+        "198.51.100.13",
+        "192.0.2.12",
+        "192.0.2.13",
+    ]
+
+
+def test_preflight_passes_on_a_matching_node():
+    expected = expectation()
+    assert node.preflight_problems(expected, "ctrl-1", node_addresses(expected), {}) == []
+
+
+def test_preflight_names_the_wrong_hostname_and_missing_address():
+    found = node.preflight_problems(expectation(), "node7", {"eth0": ["192.0.2.11"]}, {})
+    assert any("host name is 'node7' but the pillar says 'ctrl-1'" in p for p in found)
+    assert any("address 198.51.100.11 (network api) is not configured on interface eth1" in p for p in found)
+
+
+def test_preflight_vip_answered_by_a_stranger():
+    expected = expectation()
+    arp = {"192.0.2.10": "02:00:00:00:00:99", "192.0.2.12": "02:00:00:00:00:02", "192.0.2.13": "02:00:00:00:00:03"}
+    found = node.preflight_problems(expected, "ctrl-1", node_addresses(expected), arp)
+    assert found == [
+        "VIP 192.0.2.10 (network srv) already answers from MAC 02:00:00:00:00:99, which is no controller: another "
+        "host uses it; choose a free address for prereqos:networks:srv:vip"
+    ]
+
+
+def test_preflight_vip_held_by_a_peer_is_fine():
+    expected = expectation()
+    arp = {"192.0.2.10": "02:00:00:00:00:02", "192.0.2.12": "02:00:00:00:00:02"}
+    assert node.preflight_problems(expected, "ctrl-1", node_addresses(expected), arp) == []
+
+
+def test_preflight_on_a_minion_that_is_no_controller():
+    found = node.preflight_problems(expectation("master"), "master", {}, {})
+    assert found == [
+        "this minion is not in prereqos:controllers (ctrl-1, ctrl-2, ctrl-3); add it or target only controllers"
+    ]
+
+
+# ------------------------------------------------------------------ health
+HEALTHY = {"ok": True, "problems": []}
+
+
+def test_health_report_of_a_healthy_node():
+    facts = derived()["facts"]
+    haproxy = {"galera": {"ctrl-1": "UP", "ctrl-2": "UP"}}
+    parts = {"pacemaker": HEALTHY, "rabbitmq": HEALTHY, "galera": HEALTHY}
+    report = node.health_report(facts, {"192.0.2.10", "192.0.2.11"}, haproxy, None, parts)
+    assert report["ok"] and report["problems"] == []
+    assert report["node"] == "ctrl-1" and report["vips_held"] == ["192.0.2.10"]
+    assert report["haproxy"] == haproxy and report["galera"] == HEALTHY
+
+
+def test_health_report_names_each_problem_by_part():
+    facts = derived()["facts"]
+    parts = {"pacemaker": HEALTHY, "rabbitmq": HEALTHY, "galera": {"ok": False, "problems": ["cluster size 2 of 3"]}}
+    report = node.health_report(facts, set(), None, "[Errno 2] No such file or directory", parts)
+    assert not report["ok"]
+    assert report["problems"] == [
+        "haproxy runtime API unreachable: [Errno 2] No such file or directory",
+        "haproxy: no Galera server is UP behind galera",
+        "galera: cluster size 2 of 3",
+    ]
