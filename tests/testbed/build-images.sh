@@ -39,7 +39,7 @@ case $release in
   *) echo "unknown Debian release '$release' (13 or 12)" >&2; exit 2 ;;
 esac
 wheels=$cache/wheels-cp${PYVER/./}
-packages=$here/formula-packages-debian$release.txt
+packages_file=$here/formula-packages-debian$release.txt
 work=$cache/testbed-debian$release
 
 BASE_REPO=prereqos/debian$release-base
@@ -155,7 +155,7 @@ build_node() {
   rm -rf "$ctx"
   mkdir -p "$ctx"
   cp "$here"/image/* "$here"/*requirements.txt "$ctx/"
-  cp "$packages" "$ctx/formula-packages.txt"
+  cp "$packages_file" "$ctx/formula-packages.txt"
   cp -al "$wheels" "$ctx/wheels" 2>/dev/null || cp -a "$wheels" "$ctx/wheels"
   # The builder stage is tagged too: it is the layer cache of the next build,
   # and a tag lets older ones be pruned.
@@ -177,7 +177,7 @@ build_node() {
 # formula gets libpython3.X with python3-dev).
 verify_node() {
   local packages
-  packages=$(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$packages" | tr '\n' ' ')
+  packages=$(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$packages_file" | tr '\n' ' ')
   docker run --rm --network none "$NODE_REPO:$node_hash" bash -euo pipefail -c "
     echo \"apt sources: \$(cat /etc/apt/sources.list.d/*)\"
     apt-get install --simulate -q=2 $packages >/dev/null
@@ -200,7 +200,7 @@ main() {
   wheels_hash=$({ echo "$PYVER"; declare -f fetch_wheels; hash_of "$here"/*requirements.txt; } | sha256sum | cut -c1-16)
   node_hash=$({
     echo "$base_hash"
-    hash_of "$here/build-images.sh" "$here"/image/* "$packages" "$here"/*requirements.txt
+    hash_of "$here/build-images.sh" "$here"/image/* "$packages_file" "$here"/*requirements.txt
   } | sha256sum | cut -c1-16)
   local total=$SECONDS
 
