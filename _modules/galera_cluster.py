@@ -23,6 +23,7 @@ echo the statement, and MariaDB's syntax errors quote the statement ``near '...'
 
 from __future__ import annotations
 
+import importlib
 import os
 import time
 from typing import Any
@@ -31,6 +32,10 @@ import prereqos_common
 import prereqos_galera
 import salt.utils.path
 from salt.exceptions import CommandExecutionError
+
+# A sync may have replaced a library since this process first imported it.
+prereqos_common = importlib.reload(prereqos_common)
+prereqos_galera = importlib.reload(prereqos_galera)
 
 __virtualname__ = "galera_cluster"
 

@@ -18,6 +18,7 @@ The parsers, the desired-vs-live diff and the crm text are pure functions in
 
 from __future__ import annotations
 
+import importlib
 import logging
 from typing import Any
 
@@ -25,6 +26,10 @@ import prereqos_common
 import prereqos_pacemaker
 import salt.utils.path
 from salt.exceptions import CommandExecutionError
+
+# A sync may have replaced a library since this process first imported it.
+prereqos_common = importlib.reload(prereqos_common)
+prereqos_pacemaker = importlib.reload(prereqos_pacemaker)
 
 __virtualname__ = "pacemaker_cluster"
 

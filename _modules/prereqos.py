@@ -11,14 +11,21 @@ reads the facts file the deploy wrote.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import socket
 import time
 from typing import Any
 
+import prereqos_crypt
 import prereqos_node
 import prereqos_settings
 from salt.exceptions import CommandExecutionError
+
+# A sync may have replaced a library since this process first imported it.
+prereqos_crypt = importlib.reload(prereqos_crypt)
+prereqos_node = importlib.reload(prereqos_node)
+prereqos_settings = importlib.reload(prereqos_settings)
 
 __virtualname__ = "prereqos"
 

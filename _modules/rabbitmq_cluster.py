@@ -8,14 +8,20 @@ functions in ``_utils/prereqos_rabbitmq.py``, tested with outputs recorded from 
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import os
 from typing import Any
 
+import prereqos_common
 import prereqos_rabbitmq
 import salt.utils.path
 from salt.exceptions import CommandExecutionError
+
+# A sync may have replaced a library since this process first imported it.
+prereqos_common = importlib.reload(prereqos_common)
+prereqos_rabbitmq = importlib.reload(prereqos_rabbitmq)
 
 log = logging.getLogger(__name__)
 
@@ -303,6 +309,19 @@ def _password_stdin(name: str, password: str) -> str:
     return password + "\n"
 
 
+def _password_command(command: str, name: str) -> list[str]:
+    """``[command, name]`` for a command that reads the password on stdin.
+
+    RabbitMQ 3.12+'s ``rabbitmqctl`` wrapper opens stdin only when the command has
+    exactly these two arguments (a ``--`` before the name would close it, and the
+    command would wait for a password forever), so a name that looks like an option
+    is refused instead.
+    """
+    if name.startswith("-"):
+        raise CommandExecutionError(f"cannot {command} {name!r}: a RabbitMQ user name must not start with '-'")
+    return [command, name]
+
+
 def add_user(name: str, password: str) -> bool:
     """Create user ``name``; the password is written to rabbitmqctl's stdin.
 
@@ -315,7 +334,7 @@ def add_user(name: str, password: str) -> bool:
 
         salt ctrl-1 state.sls_id prereqos-rabbitmq-user-openstack prereqos.rabbitmq.setup
     """
-    _run(["add_user", "--", name], stdin=_password_stdin(name, password))
+    _run(_password_command("add_user", name), stdin=_password_stdin(name, password))
     return True
 
 
@@ -331,7 +350,7 @@ def change_password(name: str, password: str) -> bool:
 
         salt ctrl-1 state.sls_id prereqos-rabbitmq-user-openstack prereqos.rabbitmq.setup
     """
-    _run(["change_password", "--", name], stdin=_password_stdin(name, password))
+    _run(_password_command("change_password", name), stdin=_password_stdin(name, password))
     return True
 
 

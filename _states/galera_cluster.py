@@ -48,6 +48,7 @@ judges the facts already in the mine and calls them stale after ``max_age``.
 
 from __future__ import annotations
 
+import importlib
 import time
 from typing import Any
 
@@ -55,6 +56,10 @@ import prereqos_common
 import prereqos_galera
 import salt.utils.data
 from salt.exceptions import CommandExecutionError
+
+# A sync may have replaced a library since this process first imported it.
+prereqos_common = importlib.reload(prereqos_common)
+prereqos_galera = importlib.reload(prereqos_galera)
 
 __virtualname__ = "galera_cluster"
 

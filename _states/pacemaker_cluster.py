@@ -28,10 +28,14 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 import prereqos_common
 from salt.exceptions import CommandExecutionError, SaltInvocationError
+
+# A sync may have replaced a library since this process first imported it.
+prereqos_common = importlib.reload(prereqos_common)
 
 __virtualname__ = "pacemaker_cluster"
 

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
+
 import prereqos_common
+
+# A sync may have replaced a library since this process first imported it.
+prereqos_common = importlib.reload(prereqos_common)
 
 __virtualname__ = "prereqos"
 

@@ -26,6 +26,7 @@ the SLS, and never in a comment or in ``changes``.
 from __future__ import annotations
 
 import grp
+import importlib
 import os
 import pwd
 import stat
@@ -35,6 +36,10 @@ import prereqos_common
 import prereqos_rabbitmq
 import salt.utils.data
 from salt.exceptions import CommandExecutionError
+
+# A sync may have replaced a library since this process first imported it.
+prereqos_common = importlib.reload(prereqos_common)
+prereqos_rabbitmq = importlib.reload(prereqos_rabbitmq)
 
 __virtualname__ = "rabbitmq_cluster"
 

@@ -23,10 +23,12 @@ from typing import Any
 import prereqos_common
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
-# crm_mon's XML API: pacemaker 2.1.5 writes api-version="2.25".
+# crm_mon's XML API: pacemaker 2.1.5 (Debian 12) writes api-version="2.25",
+# pacemaker 3.0 (Debian 13) "2.38": same major, the elements read here unchanged.
 CRM_MON_API_MAJOR = 2
-# CIB schema: pacemaker 2.1.5 validates with pacemaker-3.9.
-CIB_SCHEMA_MAJOR = 3
+# CIB schema major version -> the pacemaker that writes it: pacemaker-3.9 (Debian 12),
+# pacemaker-4.0 (Debian 13; deprecated syntax removed, none of it used here).
+CIB_SCHEMA_MAJORS = {3: "pacemaker 2.1", 4: "pacemaker 3.0"}
 SECTIONS = ("properties", "rsc_defaults", "primitives", "clones", "colocations", "orders")
 OBJECT_KEYS = {
     "primitives": ({"agent"}, {"agent", "params", "meta", "ops"}),
@@ -147,7 +149,7 @@ def parse_status(xml_text: str) -> dict[str, Any]:
     if api.split(".")[0] != str(CRM_MON_API_MAJOR):
         raise CommandExecutionError(
             f"crm_mon XML api-version {api or '(none)'} is not supported: expected {CRM_MON_API_MAJOR}.x "
-            "(pacemaker 2.1)"
+            "(pacemaker 2.1, 3.0)"
         )
     result = root.find("status")
     if result is not None and result.get("code") != "0":
@@ -264,10 +266,9 @@ def _configuration(cib_xml: str) -> ET.Element:
         raise CommandExecutionError(f"CIB has root <{root.tag}>, expected <cib> (cibadmin --query)")
     schema = root.get("validate-with", "")
     match = CIB_SCHEMA_RE.match(schema)
-    if not match or int(match.group(1)) != CIB_SCHEMA_MAJOR:
-        raise CommandExecutionError(
-            f"CIB schema {schema or '(none)'} is not supported: expected pacemaker-{CIB_SCHEMA_MAJOR}.x (pacemaker 2.1)"
-        )
+    if not match or int(match.group(1)) not in CIB_SCHEMA_MAJORS:
+        known = ", ".join(f"pacemaker-{major}.x ({writer})" for major, writer in CIB_SCHEMA_MAJORS.items())
+        raise CommandExecutionError(f"CIB schema {schema or '(none)'} is not supported: expected {known}")
     configuration = root.find("configuration")
     if configuration is None:
         raise CommandExecutionError("CIB has no <configuration> section: truncated document?")

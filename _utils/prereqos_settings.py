@@ -80,6 +80,9 @@ CHECK_EXPECT_RE = re.compile(r"!?(status|rstatus|string|rstring) [^\s#\"'\\]+")
 CHECK_PATH_RE = re.compile(r"/[^\s#\"'\\]*")
 # Characters a POSIX shell and a MariaDB option file take bare (shlex's set):
 # a value with any other character is quoted.
+# Release-specific lines of rabbitmq.conf and MariaDB's option file (lookup).
+CONF_KEY_RE = re.compile(r"[a-z0-9_][a-z0-9_.-]*")
+CONF_VALUE_RE = re.compile(r"[A-Za-z0-9_.-]+")
 SAFE_WORD_RE = re.compile(r"[A-Za-z0-9_@%+=:,./-]+")
 ERLANG_COOKIE_RE = re.compile(r"[A-Za-z0-9]{20,255}")
 # What str.splitlines() breaks on: each would cut a secret in two somewhere.
@@ -543,7 +546,14 @@ def _secrets(errors: Errors, config: dict) -> None:
         errors, "secrets:db_root_password", _secret(errors, secrets, "db_root_password", "for the MariaDB root account")
     )
     sst = _secret(errors, secrets, "db_sst_password", "for Galera state transfers (mariabackup)")
-    _password(errors, "secrets:db_sst_password", sst)
+    sst_reader = "MariaDB's SST script (it reads the password with the shell's `read`)"
+    _password(errors, "secrets:db_sst_password", sst, trimmed_by=sst_reader)
+    if sst is not None and "\\" in sst:
+        errors.add(
+            "secrets:db_sst_password",
+            f"contains '\\', which {sst_reader} drops, so state transfers would fail to log in; "
+            "use a password without backslashes",
+        )
     sst_user = config["galera"].get("sst_user")
     if sst is not None and isinstance(sst_user, str):
         line = len(f"wsrep_sst_auth = {mariadb_option_value(f'{sst_user}:{sst}')}".encode())
@@ -1003,6 +1013,17 @@ def _lookup(errors: Errors, lookup: Any) -> None:
         if _expect(errors, f"lookup:{group}", entries, dict):
             for name, value in entries.items():
                 check(f"lookup:{group}:{name}", value)
+    for group in ("rabbitmq_conf", "mariadb_conf"):
+        entries = lookup.get(group)
+        if _expect(errors, f"lookup:{group}", entries, dict):
+            for name, value in entries.items():
+                key = f"lookup:{group}:{name}"
+                if not isinstance(name, str) or not CONF_KEY_RE.fullmatch(name):
+                    errors.add(key, "not a setting name (lower-case letters, digits, '_', '.', '-')")
+                elif isinstance(value, bool) or not isinstance(value, (str, int)):
+                    errors.add(key, f"expected a string or an integer, got {_type_name(value)}")
+                else:
+                    _matches(errors, key, str(value), CONF_VALUE_RE, "a plain setting value (letters, digits, '_.-')")
 
 
 def _package_list(errors: Errors, key: str, value: Any) -> None:

@@ -76,6 +76,10 @@ BAD_PILLARS = {
     "cookie with symbols": (edit("secrets:erlang_cookie", CANARY * 3), "prereqos:secrets:erlang_cookie: must be 20"),
     "authkey not base64": (edit("secrets:corosync_authkey", CANARY), "corosync_authkey: not valid base64"),
     "sst password too long": (edit("secrets:db_sst_password", CANARY * 400), "db_sst_password: too long"),
+    "sst password with a backslash": (
+        edit("secrets:db_sst_password", f"{CANARY}\\x"),
+        "prereqos:secrets:db_sst_password: contains '\\', which MariaDB's SST script",
+    ),
     # values that would fail later, in a tool, mid-run
     "timeout not a duration": (
         edit("haproxy:timeouts:connect", "soon"),

@@ -28,10 +28,10 @@ class RenderError(Exception):
 
 
 class Renderer:
-    """Renders SLS files and templates of the repo for one minion id."""
+    """Renders SLS files and templates of the repo for one minion id on one Debian release."""
 
-    def __init__(self, minion_id: str, workdir: Path | None = None) -> None:
-        root = Path(workdir or tempfile.mkdtemp(prefix="prereqos-render-")) / minion_id
+    def __init__(self, minion_id: str, workdir: Path | None = None, release: str = "13") -> None:
+        root = Path(workdir or tempfile.mkdtemp(prefix="prereqos-render-")) / f"{minion_id}-debian{release}"
         (root / "pillar").mkdir(parents=True, exist_ok=True)
         (root / "pillar" / "top.sls").write_text("base: {'*': []}\n")
         # Serve the state tree and orch/ only; _modules and _states load from
@@ -61,7 +61,9 @@ class Renderer:
         )
         self.caller = salt.client.Caller(mopts=opts)
         # Fixed grains: the render must not depend on the machine running it.
-        self.caller.opts["grains"].update({"id": minion_id, "host": minion_id, "os_family": "Debian"})
+        self.caller.opts["grains"].update(
+            {"id": minion_id, "host": minion_id, "os_family": "Debian", "osmajorrelease": int(release)}
+        )
 
     def sls(self, name: str, pillar: dict) -> dict[str, Any]:
         """High data of SLS ``name`` for ``pillar``; RenderError on failure."""

@@ -5,11 +5,13 @@ from __future__ import annotations
 import base64
 import copy
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
 import yaml
 
+from tests import checkers
 from tests.checkers import missing_checkers
 from tests.saltrender import ROOT, Renderer
 
@@ -62,6 +64,8 @@ def hostile() -> dict:
     secrets = pillar["prereqos"]["secrets"]
     for key in ("db_root_password", "db_sst_password", "haproxy_stats_password", "openrc_admin_password"):
         secrets[key] = f"{key}Token{HOSTILE}{key}End"
+    # MariaDB's SST script reads its password with the shell's `read`, which drops backslashes.
+    secrets["db_sst_password"] = secrets["db_sst_password"].replace("\\", "")
     secrets["rabbitmq_users"] = {user: f"{user}RabbitToken{HOSTILE}End" for user in secrets["rabbitmq_users"]}
     return pillar
 
@@ -86,8 +90,10 @@ def checkers_installed() -> None:
 
 @pytest.fixture(scope="session")
 def tls_pem(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A self-signed certificate + key, made with openssl for this run."""
-    folder = tmp_path_factory.mktemp("tls")
+    """A self-signed certificate + key, made with openssl for this run, where every
+    release's checkers see it (haproxy -c opens the certificate)."""
+    checkers.WORK.mkdir(exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix="tls-", dir=checkers.WORK))
     key, cert = folder / "key.pem", folder / "cert.pem"
     subprocess.run(
         [

@@ -60,9 +60,10 @@ def test_other_nodes_render_their_own_view(renderers, variants, node):
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_haproxy_cfg_passes_haproxy_check(renderers, variants, variant):
+@pytest.mark.parametrize("release", checkers.RELEASES, ids=lambda r: f"debian{r}")
+def test_haproxy_cfg_passes_haproxy_check(renderers, variants, variant, release):
     config = renderers["ctrl-1"].template("prereqos/ha/files/haproxy.cfg.jinja", variants[variant])
-    code, output = checkers.haproxy(config)
+    code, output = checkers.haproxy(config, release=release)
     assert code == 0, output
     assert "[WARNING]" not in output, output
     assert "[ALERT]" not in output, output
@@ -83,12 +84,13 @@ def test_tls_frontends_terminate_tls(renderers, variants):
 
 
 @pytest.mark.parametrize("variant", ["keepalived", "tls", "one_network"])
-def test_keepalived_conf_passes_keepalived_check_on_every_node(renderers, variants, variant):
+@pytest.mark.parametrize("release", checkers.RELEASES, ids=lambda r: f"debian{r}")
+def test_keepalived_conf_passes_keepalived_check_on_every_node(renderers, variants, variant, release):
     pillar = {**variants[variant], "prereqos": {**site(variants[variant]), "vip_manager": "keepalived"}}
     priorities = set()
     for node in site(pillar)["controllers"]:
         config = renderers[node["id"]].template("prereqos/ha/files/keepalived.conf.jinja", pillar)
-        code, output = checkers.keepalived(config, interfaces_of(pillar, node["id"]))
+        code, output = checkers.keepalived(config, interfaces_of(pillar, node["id"]), release=release)
         assert code == 0, output
         assert "state BACKUP" in config and "state MASTER" not in config
         priorities.update(re.findall(r"priority (\d+)", config))
@@ -101,10 +103,11 @@ def test_keepalived_conf_passes_keepalived_check_on_every_node(renderers, varian
 
 
 @pytest.mark.parametrize("variant", ["example", "five_nodes", "one_network"])
-def test_corosync_conf_passes_corosync_check(renderers, variants, corosync_key, variant):
+@pytest.mark.parametrize("release", checkers.RELEASES, ids=lambda r: f"debian{r}")
+def test_corosync_conf_passes_corosync_check(renderers, variants, corosync_key, variant, release):
     pillar = variants[variant]
     config = renderers["ctrl-1"].template("prereqos/ha/files/corosync.conf.jinja", pillar)
-    code, output = checkers.corosync(config, corosync_key, interfaces_of(pillar, "ctrl-1"))
+    code, output = checkers.corosync(config, corosync_key, interfaces_of(pillar, "ctrl-1"), release=release)
     assert code == 0, output
     assert "crypto_cipher: aes256" in config and "crypto_hash: sha256" in config
     assert "transport: knet" in config
@@ -112,7 +115,8 @@ def test_corosync_conf_passes_corosync_check(renderers, variants, corosync_key, 
 
 
 @pytest.mark.parametrize("variant", ["example", "one_network"])
-def test_apache_config_passes_apache2ctl(renderers, variants, variant):
+@pytest.mark.parametrize("release", checkers.RELEASES, ids=lambda r: f"debian{r}")
+def test_apache_config_passes_apache2ctl(renderers, variants, variant, release):
     renderer = renderers["ctrl-1"]
     files = {
         "ports.conf": renderer.template("prereqos/apache/files/ports.conf.jinja", variants[variant]),
@@ -120,7 +124,7 @@ def test_apache_config_passes_apache2ctl(renderers, variants, variant):
             "prereqos/apache/files/site.conf.jinja", variants[variant]
         ),
     }
-    code, output = checkers.apache(files)
+    code, output = checkers.apache(files, release=release)
     assert code == 0 and "Syntax OK" in output, output
     assert "Listen 192.0.2.11:80" in files["ports.conf"]
     assert "Listen 80" not in files["ports.conf"]
@@ -135,26 +139,31 @@ def test_openrc_quotes_the_password_for_the_shell(renderers):
 
 
 # ---------------------------------------------- secrets, read back by their consumers
-def test_sst_credentials_read_back_by_mariadb(renderers, variants):
+@pytest.mark.parametrize("release", checkers.RELEASES, ids=lambda r: f"debian{r}")
+def test_sst_credentials_read_back_by_mariadb(renderers, variants, release):
     pillar = variants["hostile"]
     text = renderers["ctrl-1"].template("prereqos/galera/files/sst.cnf.jinja", pillar)
     expected = f"sst:{site(pillar)['secrets']['db_sst_password']}"
-    assert checkers.mariadb_options(text, "galera") == [f"--wsrep_sst_auth={expected}"]
+    assert checkers.mariadb_options(text, "galera", release=release) == [f"--wsrep_sst_auth={expected}"]
 
 
-def test_the_longest_sst_password_still_reads_back(renderers):
+@pytest.mark.parametrize("release", checkers.RELEASES, ids=lambda r: f"debian{r}")
+def test_the_longest_sst_password_still_reads_back(renderers, release):
     pillar = example()
     room = 4094 - len('wsrep_sst_auth = "sst:"')
     site(pillar)["secrets"]["db_sst_password"] = "#" * room
     text = renderers["ctrl-1"].template("prereqos/galera/files/sst.cnf.jinja", pillar)
-    assert checkers.mariadb_options(text, "galera") == [f"--wsrep_sst_auth=sst:{'#' * room}"]
+    assert checkers.mariadb_options(text, "galera", release=release) == [f"--wsrep_sst_auth=sst:{'#' * room}"]
 
 
-def test_openrc_read_back_by_bash(renderers, variants):
+@pytest.mark.parametrize("release", checkers.RELEASES, ids=lambda r: f"debian{r}")
+def test_openrc_read_back_by_bash(renderers, variants, release):
     pillar = variants["hostile"]
     site(pillar)["openrc"]["project_name"] = "it's a $project"
     text = renderers["ctrl-1"].template("prereqos/openrc/files/admin-openrc.jinja", pillar)
-    values = checkers.shell_variables(text, ["OS_PASSWORD", "OS_PROJECT_NAME", "OS_AUTH_URL", "OS_REGION_NAME"])
+    values = checkers.shell_variables(
+        text, ["OS_PASSWORD", "OS_PROJECT_NAME", "OS_AUTH_URL", "OS_REGION_NAME"], release=release
+    )
     assert values == {
         "OS_PASSWORD": site(pillar)["secrets"]["openrc_admin_password"],
         "OS_PROJECT_NAME": "it's a $project",
@@ -256,3 +265,25 @@ def test_corosync_starts_once_with_our_config_and_key(renderers, variants):
     assert {"file": "prereqos-corosync-config"} in requires
     config = {k: v for arg in high["prereqos-corosync-config"]["file"] if isinstance(arg, dict) for k, v in arg.items()}
     assert config["makedirs"] is True and {"file": "prereqos-corosync-authkey"} in config["require"]
+
+
+@pytest.mark.parametrize(
+    ("release", "present", "absent"),
+    [
+        ("13", ["default_queue_type = quorum", "transaction_isolation = READ-COMMITTED"], ["proxy-uwsgi"]),
+        ("12", ["libapache2-mod-proxy-uwsgi"], ["default_queue_type", "transaction_isolation"]),
+    ],
+)
+def test_each_release_gets_its_own_packages_and_settings(variants, tmp_path, release, present, absent):
+    """osreleasemap.yaml: Debian 13's RabbitMQ 4.0 and MariaDB 11.8 defaults; Debian 12's separate uwsgi proxy."""
+    renderer = Renderer("ctrl-1", tmp_path, release=release)
+    pillar = variants["example"]
+    text = "\n".join(
+        [
+            json.dumps(renderer.sls("prereqos.apache", pillar)),
+            renderer.template("prereqos/rabbitmq/files/rabbitmq.conf.jinja", pillar),
+            renderer.template("prereqos/galera/files/galera.cnf.jinja", pillar),
+        ]
+    )
+    assert all(line in text for line in present), present
+    assert not any(line in text for line in absent), absent

@@ -43,7 +43,8 @@ def random_secrets(users: list[str]) -> dict[str, Any]:
         "erlang_cookie": secrets.token_hex(20),
         "corosync_authkey": base64.b64encode(secrets.token_bytes(256)).decode(),
         "db_root_password": _password(),
-        "db_sst_password": _password(),
+        # MariaDB's SST script reads its password with the shell's `read`, which drops backslashes.
+        "db_sst_password": _password().replace("\\", ""),
         "haproxy_stats_password": _password(),
         "openrc_admin_password": _password(),
         "rabbitmq_users": {user: _password() for user in users},

@@ -168,7 +168,7 @@ def test_parse_configuration_other_forms() -> None:
         ("not xml at all", "CIB is not well-formed XML"),
         (rec("crm_mon-3-nodes.xml"), "expected <cib>"),
         ("<configuration/>", "expected <cib>"),
-        (rec("cib-after-apply.xml").replace("pacemaker-3.9", "pacemaker-4.0"), "pacemaker-4.0 is not supported"),
+        (rec("cib-after-apply.xml").replace("pacemaker-3.9", "pacemaker-5.0"), "pacemaker-5.0 is not supported"),
         (rec("cib-after-apply.xml").replace(' validate-with="pacemaker-3.9"', ""), r"\(none\) is not supported"),
         ('<cib validate-with="pacemaker-3.9"><status/></cib>', "no <configuration>"),
     ],

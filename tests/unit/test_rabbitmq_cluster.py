@@ -249,7 +249,8 @@ def test_password_goes_to_stdin_only(ctl: FakeCtl, function: str) -> None:
     ctl.add(function, "Password:\n")
     assert getattr(mod, function)("openstack", SECRET) is True
     argv, kwargs = ctl.calls[0]
-    assert argv == ["rabbitmqctl", function, "--", "openstack"]
+    # Exactly two arguments: RabbitMQ 4.0's rabbitmqctl wrapper opens stdin only then.
+    assert argv == ["rabbitmqctl", function, "openstack"]
     assert kwargs["stdin"] == SECRET + "\n"
     assert_no_secret(SECRET, ctl)
 
@@ -279,9 +280,16 @@ def test_hostile_passwords_reach_rabbitmqctl_intact_on_stdin(ctl: FakeCtl, funct
     ctl.add(function, "")
     assert getattr(mod, function)("openstack", password) is True
     argv, kwargs = ctl.calls[0]
-    assert argv == ["rabbitmqctl", function, "--", "openstack"]
+    assert argv == ["rabbitmqctl", function, "openstack"]
     assert kwargs["stdin"] == password + "\n" and kwargs["stdin_raw_newlines"] is True
     assert kwargs["output_loglevel"] == "quiet"
+
+
+@pytest.mark.parametrize("function", ["add_user", "change_password"])
+def test_a_user_name_like_an_option_is_refused(ctl: FakeCtl, function: str) -> None:
+    with pytest.raises(CommandExecutionError, match="must not start with '-'"):
+        getattr(mod, function)("--help", SECRET)
+    assert ctl.calls == []
 
 
 def test_a_refused_password_names_the_user_and_the_character(ctl: FakeCtl) -> None:
