@@ -232,8 +232,10 @@ def password_problem(name: str, password: Any) -> str | None:
     """Why rabbitmqctl could not take ``password`` of user ``name`` from stdin intact, or None.
 
     Refused: an empty password, a line feed anywhere (only the first line is read), a
-    blank or line break at either end (trimmed), a lone surrogate (not UTF-8). The
-    sentence names the user and the character, never the password.
+    blank or line break at either end (trimmed), a character beyond ASCII (rabbitmqctl
+    decodes stdin as Latin-1 and would store another password: measured with RabbitMQ
+    4.0, where "ü" logs in only as "Ã¼"). The sentence names the user and the
+    character, never the password.
     """
     whose = f"the password of RabbitMQ user {name}"
     if not isinstance(password, str) or not password:
@@ -241,8 +243,11 @@ def password_problem(name: str, password: Any) -> str | None:
     for char in password:
         if char == "\n":
             return f"{whose} contains a line break, {character(char)}: rabbitmqctl reads only the first line of stdin"
-        if "\ud800" <= char <= "\udfff":
-            return f"{whose} contains {character(char)}, which is not a character and cannot be sent as UTF-8"
+        if not char.isascii():
+            return (
+                f"{whose} contains {character(char)}: rabbitmqctl reads stdin as Latin-1 and would store "
+                "another password; use ASCII characters"
+            )
     for where, char in (("starts", password[0]), ("ends", password[-1])):
         if char in TRIMMED:
             return (

@@ -599,6 +599,13 @@ def _secrets(errors: Errors, config: dict) -> None:
                 errors.add(key, f"expected a string, got {_type_name(value)}; quote the value in the pillar")
             else:
                 _password(errors, key, value, trimmed_by="rabbitmqctl (reading it from stdin)")
+                beyond_ascii = next((char for char in value if not char.isascii()), None)
+                if beyond_ascii is not None:
+                    errors.add(
+                        key,
+                        f"contains U+{ord(beyond_ascii):04X}: rabbitmqctl reads passwords as Latin-1 and would "
+                        "store another one; use ASCII characters (quotes, '\\', '$', spaces are fine)",
+                    )
         for extra in sorted(set(users) - set(wanted), key=str):
             errors.add(f"secrets:rabbitmq_users:{extra}", "a password for a user not in rabbitmq:users")
 

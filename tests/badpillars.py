@@ -73,6 +73,10 @@ BAD_PILLARS = {
         edit("secrets:rabbitmq_users:openstack", f" {CANARY} "),
         "prereqos:secrets:rabbitmq_users:openstack: starts or ends with whitespace",
     ),
+    "rabbitmq password beyond ascii": (
+        edit("secrets:rabbitmq_users:openstack", f"{CANARY}\u20ac"),
+        "prereqos:secrets:rabbitmq_users:openstack: contains U+20AC: rabbitmqctl reads passwords as Latin-1",
+    ),
     "cookie with symbols": (edit("secrets:erlang_cookie", CANARY * 3), "prereqos:secrets:erlang_cookie: must be 20"),
     "authkey not base64": (edit("secrets:corosync_authkey", CANARY), "corosync_authkey: not valid base64"),
     "sst password too long": (edit("secrets:db_sst_password", CANARY * 400), "db_sst_password: too long"),

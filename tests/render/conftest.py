@@ -66,7 +66,9 @@ def hostile() -> dict:
         secrets[key] = f"{key}Token{HOSTILE}{key}End"
     # MariaDB's SST script reads its password with the shell's `read`, which drops backslashes.
     secrets["db_sst_password"] = secrets["db_sst_password"].replace("\\", "")
-    secrets["rabbitmq_users"] = {user: f"{user}RabbitToken{HOSTILE}End" for user in secrets["rabbitmq_users"]}
+    # rabbitmqctl reads passwords as Latin-1: RabbitMQ passwords are ASCII.
+    rabbit = HOSTILE.encode("ascii", "ignore").decode()
+    secrets["rabbitmq_users"] = {user: f"{user}RabbitToken{rabbit}End" for user in secrets["rabbitmq_users"]}
     return pillar
 
 

@@ -47,7 +47,8 @@ def random_secrets(users: list[str]) -> dict[str, Any]:
         "db_sst_password": _password().replace("\\", ""),
         "haproxy_stats_password": _password(),
         "openrc_admin_password": _password(),
-        "rabbitmq_users": {user: _password() for user in users},
+        # rabbitmqctl reads passwords as Latin-1: RabbitMQ passwords are ASCII.
+        "rabbitmq_users": {user: _password().encode("ascii", "ignore").decode() for user in users},
     }
 
 

@@ -16,7 +16,7 @@ from tests.unit.test_rabbitmq_cluster_library import HOSTILE, PASSWORDS, RABBIT,
 
 mod = load("_modules", "rabbitmq_cluster")
 
-SECRET = "S3cret-$(id)-`x`-\\n-é"
+SECRET = "S3cret-$(id)-`x`-\\n-e"
 
 
 class FakeCtl:
@@ -296,8 +296,9 @@ def test_a_refused_password_names_the_user_and_the_character(ctl: FakeCtl) -> No
     with pytest.raises(CommandExecutionError) as exc:
         mod.change_password("monitor", "S3cret\u00a0")
     assert str(exc.value) == (
-        "cannot set the password: the password of RabbitMQ user monitor starts or ends with blanks or line breaks, "
-        "which rabbitmqctl trims from stdin: it ends with U+00A0 (NO-BREAK SPACE); choose another one in pillar"
+        "cannot set the password: the password of RabbitMQ user monitor contains U+00A0 (NO-BREAK SPACE): "
+        "rabbitmqctl reads stdin as Latin-1 and would store another password; use ASCII characters; "
+        "choose another one in pillar"
     )
     assert ctl.calls == []
 

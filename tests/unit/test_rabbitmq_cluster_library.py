@@ -30,7 +30,6 @@ HOSTILE = [
     "$HOME $(id) `id` ${x}",
     "# not a comment; a;b",
     "spaces inside",
-    "ü€ and 😀",
     "cr\rinside",
     "tab\tinside",
     "ends with unit separator\x1f",
@@ -220,11 +219,17 @@ def test_hostile_passwords_pass_intact(password: str) -> None:
         ),
         ("trail\t", "it ends with U+0009 (CHARACTER TABULATION)"),
         ("cr\r", "it ends with U+000D (CARRIAGE RETURN)"),
-        ("\u00a0nbsp", "it starts with U+00A0 (NO-BREAK SPACE)"),
-        ("ideographic\u3000", "it ends with U+3000 (IDEOGRAPHIC SPACE)"),
-        ("next line\x85", "it ends with U+0085 (NEXT LINE)"),
-        ("\u2028separator", "it starts with U+2028 (LINE SEPARATOR)"),
-        ("half\ud800", "contains U+D800, which is not a character and cannot be sent as UTF-8"),
+        # Beyond ASCII: rabbitmqctl decodes stdin as Latin-1 (RabbitMQ 4.0 stores "ü" as "Ã¼").
+        (
+            "ü€ and 😀",
+            "the password of RabbitMQ user openstack contains U+00FC (LATIN SMALL LETTER U WITH DIAERESIS): "
+            "rabbitmqctl reads stdin as Latin-1 and would store another password; use ASCII characters",
+        ),
+        ("\u00a0nbsp", "contains U+00A0 (NO-BREAK SPACE): rabbitmqctl reads stdin as Latin-1"),
+        ("ideographic\u3000", "contains U+3000 (IDEOGRAPHIC SPACE): rabbitmqctl reads stdin as Latin-1"),
+        ("next line\x85", "contains U+0085 (NEXT LINE): rabbitmqctl reads stdin as Latin-1"),
+        ("\u2028separator", "contains U+2028 (LINE SEPARATOR): rabbitmqctl reads stdin as Latin-1"),
+        ("half\ud800", "contains U+D800: rabbitmqctl reads stdin as Latin-1"),
     ],
 )
 def test_password_problem_names_the_user_and_the_character_never_the_value(password: Any, problem: str) -> None:
