@@ -75,7 +75,8 @@ lint: venv
 test-unit: venv
 	$(PYTEST) tests/unit
 
-test-render: venv host-checkers
+# Debian 12's checkers run on this host, Debian 13's in a container of its image.
+test-render: venv host-checkers images-all
 	$(PYTEST) tests/render
 
 # The cluster tiers converge real test beds (one per Debian release and VIP

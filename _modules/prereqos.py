@@ -36,13 +36,21 @@ def __virtual__() -> str:
     return __virtualname__
 
 
-def settings(defaults: dict, osmap: dict, pillar: dict | None = None, minion_id: str | None = None) -> dict:
+def settings(
+    defaults: dict,
+    osmap: dict,
+    pillar: dict | None = None,
+    minion_id: str | None = None,
+    reveal_secrets: bool = False,
+) -> dict:
     """The merged, validated and derived prereqos settings of this minion, for map.jinja.
 
     ``defaults`` is defaults.yaml, ``osmap`` the OS map's entry for this node;
     ``pillar`` (default: this minion's ``prereqos`` pillar) is the site. Raises
     listing every problem, so any prereqos SLS fails to render before a single
-    state runs. The return holds the site's secrets (templates need them).
+    state runs. Secrets are masked unless ``reveal_secrets`` (map.jinja's
+    in-process render, where templates need them): a job's return is stored in
+    the master's job cache.
 
     CLI Example:
 
@@ -56,11 +64,12 @@ def settings(defaults: dict, osmap: dict, pillar: dict | None = None, minion_id:
     """
     site = __pillar__.get("prereqos", {}) if pillar is None else pillar
     try:
-        return prereqos_settings.settings(
+        derived = prereqos_settings.settings(
             defaults, osmap, site, __grains__.get("id") if minion_id is None else minion_id
         )
     except prereqos_settings.InvalidPillar as exc:
         raise CommandExecutionError(str(exc)) from None
+    return derived if reveal_secrets else prereqos_settings.without_secrets(derived)
 
 
 def facts(path: str = prereqos_settings.FACTS_PATH) -> dict:

@@ -1301,3 +1301,21 @@ def settings(defaults: dict, osmap: dict, site: Any, minion_id: str | None) -> d
     if problems:
         raise InvalidPillar(problems)
     return derive(config, minion_id)
+
+
+# What derive returns that holds a secret, in clear or encoded for its file.
+SECRET_SETTINGS = ("secrets", "galera_sst_auth", "openrc_exports")
+MASK = "******"
+
+
+def without_secrets(derived: dict) -> dict:
+    """``derived`` with every secret, and every setting that carries one, masked:
+    what an operator may see in a job return."""
+    masked = dict(derived)
+    for key in SECRET_SETTINGS:
+        value = masked.get(key)
+        if isinstance(value, dict):
+            masked[key] = {name: MASK for name in value}
+        elif value is not None:
+            masked[key] = MASK
+    return masked

@@ -10,11 +10,17 @@ from __future__ import annotations
 import statistics
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import yaml
+
+from tests.saltrender import Renderer
 from tests.testbed import scenarios
 from tests.testbed.clients import health_check_bound, vip_failover_bound
 from tests.testbed.cluster import Cluster, Run, converged
+from tests.testbed.harness import PRIMARY_RELEASE, Testbed
+from tests.testbed.site import REPO_ROOT, site_pillar
 
 # The fast keepalived profile: VRRPv3 adverts every 250 ms (RFC 5798 centiseconds).
 FAST_ADVERT_INT = 0.25
@@ -40,22 +46,65 @@ def slowest_states(run: Run, count: int = 8) -> list[str]:
     return [f"{seconds:6.1f} s  {minion}  {sid}" for seconds, minion, sid in sorted(rows, reverse=True)[:count]]
 
 
-def measure_manager(manager: str, reruns: int, trials: int) -> dict[str, Any]:
-    """Every cluster figure for one VIP manager, on a fresh test bed."""
-    with converged(manager) as cluster:
+def formula_packages(manager: str, release: str) -> list[str]:
+    """The Debian packages the formula installs on a controller of the test bed's site."""
+    example = yaml.safe_load((REPO_ROOT / "pillar.example").read_text())["prereqos"]
+    pillar = site_pillar({"networks": example["networks"], "controllers": example["controllers"]}, manager)
+    high = Renderer("ctrl-1", release=release).sls("prereqos", pillar)
+    packages: list[str] = []
+    for state in high.values():
+        for arg in state.get("pkg", []):
+            if isinstance(arg, dict) and "pkgs" in arg:
+                packages += [p for p in arg["pkgs"] if p not in packages]
+    return packages
+
+
+def package_floor(manager: str, release: str) -> dict[str, Any]:
+    """The floor of a cold converge: the formula's packages installed with one `apt-get
+    install` per node, on three fresh controllers at once, nothing configured."""
+    packages = formula_packages(manager, release)
+    install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", *packages]
+    with Testbed(controllers=3, networks=("srv", "api"), release=release) as tb:
+        started = time.monotonic()
+        with ThreadPoolExecutor(len(tb.controllers)) as pool:
+            results = list(pool.map(lambda node: tb.exec(node, install, timeout=1800), tb.controllers))
+        seconds = time.monotonic() - started
+    failed = [r.stderr[-500:] for r in results if r.rc != 0]
+    if failed:
+        raise RuntimeError(f"the package floor did not install: {failed[0]}")
+    return {"floor_s": seconds, "floor_packages": len(packages)}
+
+
+def measure_manager(
+    manager: str, reruns: int, trials: int, release: str = PRIMARY_RELEASE, converge_only: bool = False
+) -> dict[str, Any]:
+    """Every cluster figure for one Debian release and VIP manager: the package floor on
+    fresh controllers, then the converge and (unless ``converge_only``) the failovers on others."""
+    label = f"debian{release} {manager}"
+    floor = package_floor(manager, release)
+    _log(label, f"package floor: {floor['floor_s']:.1f} s for {floor['floor_packages']} packages")
+    with converged(manager, release) as cluster:
         cold = cluster.runs["cold"]
         slowest = slowest_states(cold)
-        _log(manager, "slowest states of the cold run:\n" + "\n".join(slowest))
+        _log(label, "slowest states of the cold run:\n" + "\n".join(slowest))
         rerun_runs = [cluster.converge() for _ in range(reruns)]
+        steps = {step.id: step.duration_s for step in cold.steps}
         out: dict[str, Any] = {
+            "release": release,
+            "manager": manager,
+            **floor,
             "converge_cold_s": cold.seconds,
-            "converge_steps_s": {step.id: step.duration_s for step in cold.steps},
+            "deploy_over_floor": steps["prereqos-deploy"] / floor["floor_s"],
+            "cold_over_floor": cold.seconds / floor["floor_s"],
+            "converge_steps_s": steps,
             "converge_slowest_states": slowest,
             "predict_fresh_s": cluster.runs["fresh-test"].seconds,
             "converge_rerun_s": summary([run.seconds for run in rerun_runs]),
             "rerun_ratio": statistics.median(run.seconds for run in rerun_runs) / cold.seconds,
             "rerun_changes": max(sum(len(ids) for ids in run.changed.values()) for run in rerun_runs),
         }
+        if converge_only:
+            return out
         out["vip"] = _vip_trials(cluster, trials)
         if manager == "keepalived":
             out["vip_fast"] = _fast_profile(cluster, trials)

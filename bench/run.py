@@ -1,6 +1,7 @@
 """`make bench`: converge, re-run, failover and render-scale figures.
 
-python -m bench.run [--only render|cluster] [--reruns N] [--trials N] [--rounds N]
+python -m bench.run [--only render|cluster|converge] [--releases 13 12] [--managers ...]
+                    [--reruns N] [--trials N] [--rounds N]
 python -m bench.run --report    # the table again, from bench/results.json
 
 Writes bench/results.json (the figures, each with its samples) and
@@ -26,9 +27,10 @@ from bench import cluster, render
 HERE = Path(__file__).resolve().parent
 RESULTS_JSON = HERE / "results.json"
 RESULTS_MD = HERE / "results.md"
-# The scalar figures describe the default VIP manager; the table shows both.
-DEFAULT_MANAGER = "pacemaker"
+# The scalar figures describe the primary release's default VIP manager; the table shows all.
+DEFAULT_BED = "debian13 pacemaker"
 MANAGERS = ("pacemaker", "keepalived")
+RELEASES = ("13", "12")
 
 
 def machine() -> dict[str, Any]:
@@ -41,19 +43,25 @@ def results(render_figures: dict[str, Any], managers: dict[str, dict[str, Any]])
     """The figures under the names users look up, with every detail kept alongside."""
     out: dict[str, Any] = {"date": date.today().isoformat(), "machine": machine()}
     if managers:
-        main = managers.get(DEFAULT_MANAGER) or next(iter(managers.values()))
-        writer_samples = [s for m in managers.values() for s in m["writer"]["outage_s"]["samples"]]
+        main = managers.get(DEFAULT_BED) or next(iter(managers.values()))
         out.update(
             {
                 "converge_cold_s": main["converge_cold_s"],
                 "converge_rerun_s": main["converge_rerun_s"]["median"],
                 "rerun_ratio": main["rerun_ratio"],
                 "rerun_changes": max(m["rerun_changes"] for m in managers.values()),
-                "backend_failure_failed_requests": sum(m["backend"]["failed"] for m in managers.values()),
-                "galera_write_outage_s": statistics.median(writer_samples),
             }
         )
         for name, figures in managers.items():
+            if "floor_s" in figures:
+                out[f"floor_{name.replace(' ', '_')}_s"] = figures["floor_s"]
+                out[f"cold_over_floor_{name.replace(' ', '_')}"] = figures["cold_over_floor"]
+        failovers = [m for m in managers.values() if "writer" in m]
+        if failovers:
+            writer_samples = [s for m in failovers for s in m["writer"]["outage_s"]["samples"]]
+            out["backend_failure_failed_requests"] = sum(m["backend"]["failed"] for m in failovers)
+            out["galera_write_outage_s"] = statistics.median(writer_samples)
+        for name, figures in ((n, f) for n, f in managers.items() if "vip" in f):
             out[f"vip_failover_{name}_s"] = figures["vip"]["gap_s"]["median"]
             out[f"vip_bound_{name}_s"] = figures["vip"]["bound_s"]
             if "vip_fast" in figures:
@@ -82,10 +90,15 @@ def table(res: dict[str, Any]) -> str:
         names = list(managers)
         lines += ["| figure | " + " | ".join(names) + " | target |", "|---|" + "---|" * len(names) + "---|"]
 
-        def row(label: str, cell: Any, target: str) -> None:
-            lines.append(f"| {label} | " + " | ".join(cell(managers[n]) for n in names) + f" | {target} |")
+        def row(label: str, cell: Any, target: str, needs: str = "converge_cold_s") -> None:
+            cells = [cell(managers[n]) if needs in managers[n] else "n/a" for n in names]
+            lines.append(f"| {label} | " + " | ".join(cells) + f" | {target} |")
 
+        row("package floor (same packages, one apt-get per node, 3 at once)", lambda m: f"{m['floor_s']:.0f} s", "",
+            "floor_s")  # fmt: skip
         row("cold converge (3 fresh controllers)", lambda m: f"{m['converge_cold_s']:.0f} s", "< 300 s")
+        row("deploy step / floor", lambda m: f"{m['deploy_over_floor']:.2f}", "<= 1.3", "floor_s")
+        row("cold converge / floor", lambda m: f"{m['cold_over_floor']:.2f}", "", "floor_s")
         row("re-run, nothing changed", lambda m: _spread(m["converge_rerun_s"]), "")
         row("re-run / cold", lambda m: f"{m['rerun_ratio']:.2f}", "<= 0.2")
         row("changes on re-run", lambda m: str(m["rerun_changes"]), "0")
@@ -93,6 +106,7 @@ def table(res: dict[str, Any]) -> str:
             "VIP failover: kill holder -> first request served",
             lambda m: f"{_spread(m['vip']['gap_s'])}, bound {m['vip']['bound_s']:.2f} s",
             "keepalived <= bound + 0.5 s",
+            "vip",
         )
         if any("vip_fast" in m for m in managers.values()):
             row(
@@ -109,16 +123,19 @@ def table(res: dict[str, Any]) -> str:
             "API backend killed: requests failed / sent",
             lambda m: f"{m['backend']['failed']} / {m['backend']['sent']}",
             "0 failed",
+            "backend",
         )
         row(
             "backend marked DOWN after",
             lambda m: f"{_spread(m['backend']['mark_down_s'])}, inter x fall {m['backend']['bound_s']:.0f} s",
             "",
+            "backend",
         )
         row(
             "Galera writer killed: write outage",
             lambda m: f"{_spread(m['writer']['outage_s'])}, {m['writer']['rows_lost']} rows lost",
-            f"<= {next(iter(managers.values()))['writer']['bound_s']:.0f} s, 0 lost",
+            "<= inter x fall + 1 s, 0 lost",
+            "writer",
         )
         lines.append("")
         lines += ["| cold converge, per step | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
@@ -148,7 +165,9 @@ def table(res: dict[str, Any]) -> str:
 def save(render_figures: dict[str, Any] | None = None, managers: dict[str, Any] | None = None) -> dict[str, Any]:
     """Merge new figures into bench/results.json and rewrite bench/results.md."""
     previous = json.loads(RESULTS_JSON.read_text()) if RESULTS_JSON.exists() else {}
-    res = results(render_figures or previous.get("render", {}), {**previous.get("by_manager", {}), **(managers or {})})
+    # Figures of test beds named otherwise than "debian<N> <manager>" predate the release matrix.
+    kept = {name: m for name, m in previous.get("by_manager", {}).items() if name.startswith("debian")}
+    res = results(render_figures or previous.get("render", {}), {**kept, **(managers or {})})
     RESULTS_JSON.write_text(json.dumps(res, indent=2) + "\n")
     RESULTS_MD.write_text(table(res))
     return res
@@ -156,9 +175,14 @@ def save(render_figures: dict[str, Any] | None = None, managers: dict[str, Any] 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", choices=("render", "cluster"), help="measure one part only")
+    parser.add_argument(
+        "--only",
+        choices=("render", "cluster", "converge"),
+        help="measure one part only (converge: the cluster figures without the failovers)",
+    )
     parser.add_argument("--report", action="store_true", help="only rewrite the table from bench/results.json")
     parser.add_argument("--managers", nargs="+", choices=MANAGERS, default=list(MANAGERS))
+    parser.add_argument("--releases", nargs="+", choices=RELEASES, default=list(RELEASES))
     parser.add_argument("--reruns", type=int, default=3, help="re-runs after the cold converge")
     parser.add_argument("--trials", type=int, default=5, help="VIP failover trials (half as many of the others)")
     parser.add_argument("--rounds", type=int, default=5, help="renders per size")
@@ -170,11 +194,15 @@ def main(argv: list[str] | None = None) -> int:
 
     # Each part is saved as soon as it is measured; a partial run (--only,
     # --managers, or a failure) keeps the other figures of the last run.
-    if args.only != "cluster":
+    if args.only in (None, "render"):
         res = save(render_figures=render.measure(args.rounds))
     if args.only != "render":
-        for manager in args.managers:
-            res = save(managers={manager: cluster.measure_manager(manager, args.reruns, args.trials)})
+        for release in args.releases:
+            for manager in args.managers:
+                figures = cluster.measure_manager(
+                    manager, args.reruns, args.trials, release, converge_only=args.only == "converge"
+                )
+                res = save(managers={f"debian{release} {manager}": figures})
     print(table(res))
     print(f"written: {RESULTS_JSON.relative_to(Path.cwd())}, {RESULTS_MD.relative_to(Path.cwd())}", file=sys.stderr)
     return 0

@@ -62,6 +62,18 @@ def test_settings_reads_this_minions_pillar(minion):
     assert config["me"]["id"] == "ctrl-1" and config["facts_path"] == settings_lib.FACTS_PATH
 
 
+def test_settings_masks_every_secret_unless_the_render_asks(minion):
+    """A job's return lands in the master's job cache: an operator's call shows no secret."""
+    shown, revealed = prereqos.settings(DEFAULTS, OSMAP), prereqos.settings(DEFAULTS, OSMAP, reveal_secrets=True)
+    secrets = [v for v in EXAMPLE["secrets"].values() if isinstance(v, str)]
+    secrets += list(EXAMPLE["secrets"]["rabbitmq_users"].values())
+    text = json.dumps(shown)
+    assert not [i for i, secret in enumerate(secrets) if secret in text]
+    assert set(shown["secrets"].values()) == {"******"} and shown["galera_sst_auth"] == "******"
+    assert revealed["secrets"] == EXAMPLE["secrets"]
+    assert EXAMPLE["secrets"]["db_sst_password"] in revealed["galera_sst_auth"]
+
+
 def test_settings_refuses_a_bad_pillar_with_every_problem(minion):
     site = copy.deepcopy(EXAMPLE)
     site["haproxy"]["timeouts"] = {"connect": "soon"}
