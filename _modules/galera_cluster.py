@@ -130,6 +130,14 @@ def _ensure_stopped(service: str, action: str) -> None:
         raise CommandExecutionError(f"cannot {action}: a MariaDB server answers on the local socket")
 
 
+def _systemctl_or_raise(action: str, service: str, timeout: int) -> bool:
+    """``systemctl <action> <service>``, raising with systemd's words when it fails."""
+    result = _systemctl(action, service, timeout=timeout)
+    if result["retcode"] != 0:
+        raise CommandExecutionError(f"systemctl {action} {service} failed: {result['stderr'].strip()}")
+    return True
+
+
 def start(service: str = "mariadb", timeout: int = 900) -> bool:
     """Start MariaDB and wait until systemd reports it started (after any state transfer).
 
@@ -139,10 +147,7 @@ def start(service: str = "mariadb", timeout: int = 900) -> bool:
 
         salt ctrl-2 galera_cluster.start
     """
-    result = _systemctl("start", service, timeout=timeout)
-    if result["retcode"] != 0:
-        raise CommandExecutionError(f"systemctl start {service} failed: {result['stderr'].strip()}")
-    return True
+    return _systemctl_or_raise("start", service, timeout)
 
 
 def stop(service: str = "mariadb", timeout: int = 900) -> bool:
@@ -154,10 +159,7 @@ def stop(service: str = "mariadb", timeout: int = 900) -> bool:
 
         salt ctrl-2 galera_cluster.stop
     """
-    result = _systemctl("stop", service, timeout=timeout)
-    if result["retcode"] != 0:
-        raise CommandExecutionError(f"systemctl stop {service} failed: {result['stderr'].strip()}")
-    return True
+    return _systemctl_or_raise("stop", service, timeout)
 
 
 # --------------------------------------------------------------------------- reading
