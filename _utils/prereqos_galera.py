@@ -1,4 +1,4 @@
-"""Galera (MariaDB 10.11 + galera-4) facts and decisions, as pure functions.
+"""Galera (MariaDB 10.11 or 11.8 + galera-4) facts and decisions, as pure functions.
 
 Parsing
     the ``wsrep_%`` status, ``grastate.dat``, the ``mariadbd --wsrep-recover`` log,

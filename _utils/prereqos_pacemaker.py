@@ -2,8 +2,8 @@
 
 Parsing
     ``crm_mon --output-as=xml`` (:func:`parse_status`, :func:`health_report`) and the CIB
-    (:func:`parse_configuration`), as pacemaker 2.1.5 (Debian 12) writes them; anything
-    else raises CommandExecutionError saying what was expected.
+    (:func:`parse_configuration`), as pacemaker 2.1.5 (Debian 12) and 3.0 (Debian 13)
+    write them; anything else raises CommandExecutionError saying what was expected.
 Deciding
     :func:`normalise_desired` validates what the formula wants and spells it as the CIB
     does; :func:`diff` says which objects differ; :func:`render_crm` writes them in crm

@@ -1,8 +1,8 @@
 """RabbitMQ facts and decisions, as pure functions: rabbitmqctl's JSON in, plain data and sentences out.
 
 Parsers read ``--formatter json`` output (and ``export_definitions``) as rabbitmq-server
-3.10.8 (Debian 12) prints it; anything else raises CommandExecutionError saying what was
-expected. The decisions say what a cluster, a user or a password needs, and why.
+3.10.8 (Debian 12) and 4.0.5 (Debian 13) print it; anything else raises CommandExecutionError
+saying what was expected. The decisions say what a cluster, a user or a password needs, and why.
 
 No I/O and no Salt dunders: ``_modules/rabbitmq_cluster.py`` runs rabbitmqctl,
 ``_states/rabbitmq_cluster.py`` compares and acts with these.
@@ -23,7 +23,7 @@ from typing import Any
 import prereqos_common
 from salt.exceptions import CommandExecutionError
 
-# rabbit_password: base64(4-byte salt + hash(salt + password)); checked on a 3.10.8 node.
+# rabbit_password: base64(4-byte salt + hash(salt + password)); checked on 3.10.8 and 4.0.5 nodes.
 PASSWORD_HASHES: dict[str, Callable[[bytes], Any]] = {
     "rabbit_password_hashing_sha256": hashlib.sha256,
     "rabbit_password_hashing_sha512": hashlib.sha512,
@@ -82,7 +82,9 @@ def parse_cluster_status(text: str) -> dict[str, Any]:
     """``cluster_status --formatter json`` → members, running nodes, partitions, alarms, cluster name.
 
     ``partitions`` lists the nodes that report a partition; ``partitioned_from`` maps each
-    of them to the nodes it was cut off from. ``members`` counts disc and RAM nodes.
+    of them to the nodes it was cut off from. ``members`` counts disc and RAM nodes (4.0 has
+    none of the latter). ``alarms`` are sorted by node and resource: 4.0 lists them in the
+    order the nodes answered.
     """
     what = "cluster_status"
     data = parse_json(text, what)
@@ -108,7 +110,7 @@ def parse_cluster_status(text: str) -> dict[str, Any]:
         "members": sorted(set(data["disk_nodes"]) | set(ram)),
         "partitions": sorted(partitions),
         "partitioned_from": {node: sorted(peers) for node, peers in sorted(partitions.items())},
-        "alarms": alarms,
+        "alarms": sorted(alarms, key=lambda alarm: (str(alarm.get("node")), str(alarm.get("resource")))),
     }
 
 

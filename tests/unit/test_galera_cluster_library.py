@@ -1,5 +1,6 @@
 """Unit tests of _utils/prereqos_galera.py (parsers, decisions, SQL text), fed outputs recorded
-from Debian 12's MariaDB 10.11 + galera-4 (tests/fixtures/record-galera.sh)."""
+from Debian 12's MariaDB 10.11 and Debian 13's MariaDB 11.8, both with galera-4 26.4.23
+(tests/fixtures/record-galera.sh): each test of a recorded output runs once per release."""
 
 from __future__ import annotations
 
@@ -9,17 +10,28 @@ from typing import Any
 import pytest
 from salt.exceptions import CommandExecutionError
 
-from tests.unit.loader import fixture, library
+from tests.unit.loader import library, recorded, releases
 
 galera = library("prereqos_galera")
 
 
-def rec(name: str) -> str:
-    return fixture("galera", name)
+def rec(name: str, release: str) -> str:
+    """An output recorded on Debian ``release``."""
+    return recorded("galera", name, release)
 
 
-# The recorded cluster's uuid (a new one each time record-galera.sh runs).
-UUID = galera.parse_grastate(rec("grastate-clean-last.dat"), "grastate.dat")["uuid"]
+def per_release(*names: str) -> pytest.MarkDecorator:
+    """Run the test once per Debian release (argument ``release``) that recorded all of ``names``."""
+    return pytest.mark.parametrize("release", releases("galera", *names))
+
+
+def uuid_of(release: str) -> str:
+    """The uuid of the cluster recorded on Debian ``release`` (a new one each time record-galera.sh runs)."""
+    return galera.parse_grastate(rec("grastate-clean-last.dat", release), "grastate.dat")["uuid"]
+
+
+# The uuid of the decisions' made-up nodes: Debian 12's recorded cluster.
+UUID = uuid_of("12")
 OTHER_UUID = "11111111-2222-3333-4444-555555555555"
 SECRET = "fixture 'pw' \\ with; quotes"
 # Passwords a site may well choose: every character that means something to SQL, a shell or the client.
@@ -74,8 +86,9 @@ def test_redact_removes_secret_escaped_secret_and_quoted_statement() -> None:
     assert galera.redact("near 'x'", ()) == "near 'x'"
 
 
-def test_client_error_takes_the_error_line() -> None:
-    assert galera.client_error(rec("client-error-non-primary.txt")).startswith("ERROR 1047 (08S01)")
+@per_release("client-error-non-primary.txt")
+def test_client_error_takes_the_error_line(release: str) -> None:
+    assert galera.client_error(rec("client-error-non-primary.txt", release)).startswith("ERROR 1047 (08S01)")
     assert galera.client_error("") == "no error message"
     assert galera.client_error("something odd\n") == "something odd"
 
@@ -130,44 +143,61 @@ def test_parse_user_check_rejects_other_answers(answer: str) -> None:
         galera.parse_user_check(answer, "sst", "localhost")
 
 
-def test_user_check_fixtures_are_what_the_parser_reads() -> None:
-    assert galera.parse_user_check(rec("user-check-absent.txt"), "sst", "localhost") is None
-    assert galera.parse_user_check(rec("user-check-sst-match.txt"), "sst", "localhost") == (True, False)
-    assert galera.parse_user_check(rec("user-check-sst-mismatch.txt"), "sst", "localhost") == (False, False)
+@per_release("user-check-absent.txt", "user-check-sst-match.txt", "user-check-sst-mismatch.txt")
+def test_user_check_fixtures_are_what_the_parser_reads(release: str) -> None:
+    assert galera.parse_user_check(rec("user-check-absent.txt", release), "sst", "localhost") is None
+    assert galera.parse_user_check(rec("user-check-sst-match.txt", release), "sst", "localhost") == (True, False)
+    assert galera.parse_user_check(rec("user-check-sst-mismatch.txt", release), "sst", "localhost") == (False, False)
 
 
 # ---------------------------------------------------------------- status
 
 
-@pytest.mark.parametrize(
-    ("name", "cluster_status", "local_state", "size"),
-    [
-        ("status-synced-primary.txt", "Primary", "Synced", "3"),
-        ("status-joined-member.txt", "Primary", "Synced", "3"),
-        ("status-bootstrapped-1node.txt", "Primary", "Synced", "1"),
-        ("status-desynced.txt", "Primary", "Donor/Desynced", "3"),
-        ("status-non-primary.txt", "non-Primary", "Initialized", "1"),
-        ("status-standalone.txt", "Disconnected", None, "0"),
-    ],
-)
-def test_parse_status_recorded(name: str, cluster_status: str, local_state: str | None, size: str) -> None:
-    parsed = galera.parse_status(rec(name))
+RECORDED_STATUSES = [
+    ("status-synced-primary.txt", "Primary", "Synced", "3"),
+    ("status-joined-member.txt", "Primary", "Synced", "3"),
+    ("status-bootstrapped-1node.txt", "Primary", "Synced", "1"),
+    ("status-desynced.txt", "Primary", "Donor/Desynced", "3"),
+    ("status-non-primary.txt", "non-Primary", "Initialized", "1"),
+    ("status-standalone.txt", "Disconnected", None, "0"),
+]
+
+
+@per_release(*(name for name, *_ in RECORDED_STATUSES))
+@pytest.mark.parametrize(("name", "cluster_status", "local_state", "size"), RECORDED_STATUSES)
+def test_parse_status_recorded(
+    name: str, cluster_status: str, local_state: str | None, size: str, release: str
+) -> None:
+    parsed = galera.parse_status(rec(name, release))
     assert parsed["wsrep_cluster_status"] == cluster_status
     assert parsed.get("wsrep_local_state_comment") == local_state
     assert parsed["wsrep_cluster_size"] == size
 
 
-def test_parse_status_keeps_empty_values() -> None:
-    parsed = galera.parse_status(rec("status-standalone.txt"))
+@per_release("status-standalone.txt")
+def test_parse_status_keeps_empty_values(release: str) -> None:
+    parsed = galera.parse_status(rec("status-standalone.txt", release))
     assert parsed["wsrep_cluster_state_uuid"] == "" and parsed["wsrep_provider_name"] == ""
+
+
+@per_release("corrupt-status-truncated.txt", "corrupt-status-no-tab.txt", "status-synced-primary.txt")
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("corrupt-status-truncated.txt", "truncated: no wsrep_cluster_size"),
+        ("corrupt-status-no-tab.txt", "unexpected line 6 in the wsrep status output: 'wsrep_cluster_status'"),
+    ],
+)
+def test_parse_status_recorded_garbage_is_a_clear_error(name: str, message: str, release: str) -> None:
+    with pytest.raises(CommandExecutionError, match=message):
+        galera.parse_status(rec(name, release))
+    with pytest.raises(CommandExecutionError, match="truncated: it does not end with a newline"):
+        galera.parse_status(rec("status-synced-primary.txt", release).rstrip("\n"))
 
 
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        (rec("corrupt-status-truncated.txt"), "truncated: no wsrep_cluster_size"),
-        (rec("corrupt-status-no-tab.txt"), "unexpected line 6 in the wsrep status output: 'wsrep_cluster_status'"),
-        (rec("status-synced-primary.txt").rstrip("\n"), "truncated: it does not end with a newline"),
         ("", "truncated: it does not end with a newline"),
         ("\n", "unexpected line 1"),
         ("wsrep_ready\tON\nwsrep_ready\tON\n", "repeats wsrep_ready"),
@@ -180,13 +210,14 @@ def test_parse_status_garbage_is_a_clear_error(text: str, message: str) -> None:
         galera.parse_status(text)
 
 
-def test_parse_flag_and_databases() -> None:
-    assert galera.parse_flag(rec("wsrep-on-member.txt"), "x") is True
-    assert galera.parse_flag(rec("wsrep-on-standalone.txt"), "x") is False
+@per_release("wsrep-on-member.txt", "wsrep-on-standalone.txt", "databases-standalone.txt", "databases-member.txt")
+def test_parse_flag_and_databases(release: str) -> None:
+    assert galera.parse_flag(rec("wsrep-on-member.txt", release), "x") is True
+    assert galera.parse_flag(rec("wsrep-on-standalone.txt", release), "x") is False
     with pytest.raises(CommandExecutionError, match="unexpected answer for x: 'ON'"):
         galera.parse_flag("ON\n", "x")
-    assert galera.parse_databases(rec("databases-standalone.txt")) == ["legacy_app"]
-    assert galera.parse_databases(rec("databases-member.txt")) == ["app", "legacy_app"]
+    assert galera.parse_databases(rec("databases-standalone.txt", release)) == ["legacy_app"]
+    assert galera.parse_databases(rec("databases-member.txt", release)) == ["app", "legacy_app"]
 
 
 # ---------------------------------------------------------------- grastate.dat
@@ -196,15 +227,17 @@ def test_grastate_path() -> None:
     assert galera.grastate_path("/srv/mysql") == "/srv/mysql/grastate.dat"
 
 
-def test_parse_grastate_names_the_file() -> None:
+@per_release("corrupt-grastate-seqno.dat")
+def test_parse_grastate_names_the_file(release: str) -> None:
     with pytest.raises(CommandExecutionError, match=r"^/srv/mysql/grastate\.dat is corrupt: no valid seqno"):
-        galera.parse_grastate(rec("corrupt-grastate-seqno.dat"), "/srv/mysql/grastate.dat")
+        galera.parse_grastate(rec("corrupt-grastate-seqno.dat", release), "/srv/mysql/grastate.dat")
 
 
-def test_with_safe_to_bootstrap_rewrites_only_that_line() -> None:
-    before = rec("grastate-clean-not-last.dat")
+@per_release("grastate-clean-not-last.dat", "handmade-grastate-v2.0.dat")
+def test_with_safe_to_bootstrap_rewrites_only_that_line(release: str) -> None:
+    before = rec("grastate-clean-not-last.dat", release)
     assert galera.with_safe_to_bootstrap(before) == before.replace("safe_to_bootstrap: 0", "safe_to_bootstrap: 1")
-    after = galera.with_safe_to_bootstrap(rec("handmade-grastate-v2.0.dat"))
+    after = galera.with_safe_to_bootstrap(rec("handmade-grastate-v2.0.dat", release))
     assert after.endswith("\nsafe_to_bootstrap: 1\n")
     assert galera.parse_grastate(after, "grastate.dat")["seqno"] == 12
 
@@ -238,12 +271,17 @@ def test_parse_recovered_variants(text: str, expected: dict) -> None:
         ("WSREP: Recovered position: not-a-uuid:7\n", "invalid cluster uuid"),
         ("[Note] InnoDB: started\n", "no 'WSREP: Recovered position' line"),
         ("[ERROR] mariadbd: Can't lock aria control file\n", "found no position: .*Can't lock aria"),
-        (rec("recover-clean.txt").split("WSREP: Recovered")[0], "found no position"),
     ],
 )
 def test_parse_recovered_garbage(text: str, message: str) -> None:
     with pytest.raises(CommandExecutionError, match=message):
         galera.parse_recovered(text)
+
+
+@per_release("recover-clean.txt")
+def test_parse_recovered_log_cut_before_the_position(release: str) -> None:
+    with pytest.raises(CommandExecutionError, match="found no position"):
+        galera.parse_recovered(rec("recover-clean.txt", release).split("WSREP: Recovered")[0])
 
 
 # ---------------------------------------------------------------- node state and health
@@ -269,9 +307,10 @@ def test_summarize_rejects_a_non_numeric_size() -> None:
         ("status-desynced.txt", ["local state is Donor/Desynced, not Synced"]),
     ],
 )
-def test_health_problems(status: str, expected: list[str]) -> None:
+@per_release("status-standalone.txt", "status-non-primary.txt", "status-desynced.txt")
+def test_health_problems(status: str, expected: list[str], release: str) -> None:
     wsrep_on = status != "status-standalone.txt"
-    state = galera.summarize(True, wsrep_on, galera.parse_status(rec(status)), None, [])
+    state = galera.summarize(True, wsrep_on, galera.parse_status(rec(status, release)), None, [])
     assert galera.health_problems(state) == expected
 
 
@@ -461,14 +500,15 @@ def test_recovery_plan_needed_flag_and_table() -> None:
 SST_GRANTS = ["RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR ON *.*"]
 
 
-def test_parse_grants_recorded() -> None:
-    assert galera.parse_grants(rec("grants-sst.txt")) == {
+@per_release("grants-sst.txt", "grants-root-debian.txt", "grants-app.txt")
+def test_parse_grants_recorded(release: str) -> None:
+    assert galera.parse_grants(rec("grants-sst.txt", release)) == {
         "*.*": {"privileges": {"RELOAD", "PROCESS", "LOCK TABLES", "BINLOG MONITOR"}, "grant_option": False}
     }
-    root = galera.parse_grants(rec("grants-root-debian.txt"))
+    root = galera.parse_grants(rec("grants-root-debian.txt", release))
     assert root["*.*"] == {"privileges": {"ALL PRIVILEGES"}, "grant_option": True}
     assert root["@%"]["privileges"] == {"PROXY"}
-    app = galera.parse_grants(rec("grants-app.txt"))
+    app = galera.parse_grants(rec("grants-app.txt", release))
     assert app["app.*"]["privileges"] == {"SELECT", "INSERT"} and app["*.*"]["privileges"] == {"USAGE"}
 
 
@@ -491,11 +531,12 @@ def test_wanted_grants() -> None:
             galera.parse_wanted_grant(bad)
 
 
-def test_grant_missing() -> None:
-    held = galera.parse_grants(rec("grants-root-debian.txt"))
+@per_release("grants-root-debian.txt", "grants-sst.txt")
+def test_grant_missing(release: str) -> None:
+    held = galera.parse_grants(rec("grants-root-debian.txt", release))
     assert not galera.grant_missing(galera.parse_wanted_grant("ALL PRIVILEGES ON *.* WITH GRANT OPTION"), held)
     assert not galera.grant_missing(galera.parse_wanted_grant("SELECT ON *.*"), held)
-    sst = galera.parse_grants(rec("grants-sst.txt"))
+    sst = galera.parse_grants(rec("grants-sst.txt", release))
     assert not galera.grant_missing(galera.parse_wanted_grant(SST_GRANTS[0]), sst)
     assert galera.grant_missing(galera.parse_wanted_grant("RELOAD ON *.* WITH GRANT OPTION"), sst)
     assert galera.grant_missing(galera.parse_wanted_grant("SELECT ON app.*"), sst)

@@ -1,5 +1,6 @@
 """Unit tests of _modules/pacemaker_cluster.py (running crm_mon, cibadmin and crm, mocked cmd.run_all),
-fed outputs recorded from Debian 12's pacemaker 2.1.5 / crmsh 4.4 (tests/fixtures/record-pacemaker.sh)."""
+fed outputs recorded from Debian 12's pacemaker 2.1.5 / crmsh 4.4 and Debian 13's pacemaker 3.0 / crmsh 5.0
+(tests/fixtures/record-pacemaker.sh), once per release that recorded them."""
 
 from __future__ import annotations
 
@@ -10,7 +11,16 @@ import pytest
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 from tests.unit.loader import library, load
-from tests.unit.test_pacemaker_cluster_library import DESIRED, FENCE, SECRET, VIP, VIP_LINE, current, rec
+from tests.unit.test_pacemaker_cluster_library import (
+    DESIRED,
+    FENCE,
+    SECRET,
+    VIP,
+    VIP_LINE,
+    current,
+    per_release,
+    rec,
+)
 
 pcm = load("_modules", "pacemaker_cluster")
 pacemaker = library("prereqos_pacemaker")
@@ -61,8 +71,9 @@ def test_virtual_needs_crm_mon_and_cibadmin(monkeypatch: pytest.MonkeyPatch) -> 
 # ---------------------------------------------------------------- status
 
 
-def test_status_three_nodes_with_vip_and_clone(run: FakeRun) -> None:
-    run.results = [result(rec("crm_mon-3-nodes.xml"))]
+@per_release("crm_mon-3-nodes.xml")
+def test_status_three_nodes_with_vip_and_clone(run: FakeRun, release: str) -> None:
+    run.results = [result(rec("crm_mon-3-nodes.xml", release))]
     status = pcm.status()
     assert run.argvs == [["crm_mon", "--output-as=xml", "--one-shot"]]
     assert status["dc"] == "ctrl1" and status["quorate"] is True
@@ -81,8 +92,9 @@ def test_status_three_nodes_with_vip_and_clone(run: FakeRun) -> None:
     assert set(status["resources"]) == {"vip_srv", "haproxy-clone"}
 
 
-def test_status_one_node_offline_groups_stopped_instance(run: FakeRun) -> None:
-    run.results = [result(rec("crm_mon-node-offline.xml"))]
+@per_release("crm_mon-node-offline.xml")
+def test_status_one_node_offline_groups_stopped_instance(run: FakeRun, release: str) -> None:
+    run.results = [result(rec("crm_mon-node-offline.xml", release))]
     status = pcm.status()
     assert status["nodes"]["ctrl3"]["online"] is False
     assert status["quorate"] is True
@@ -91,16 +103,18 @@ def test_status_one_node_offline_groups_stopped_instance(run: FakeRun) -> None:
     assert "ctrl3" not in clone["nodes"] and len(clone["nodes"]) == 2
 
 
-def test_status_no_dc_yet(run: FakeRun) -> None:
+@per_release("crm_mon-no-dc.xml")
+def test_status_no_dc_yet(run: FakeRun, release: str) -> None:
     # Recorded within the first seconds of pacemaker: nodes_configured may still be 0.
-    run.results = [result(rec("crm_mon-no-dc.xml"))]
+    run.results = [result(rec("crm_mon-no-dc.xml", release))]
     status = pcm.status()
     assert status["dc"] is None and status["quorate"] is False and status["resources"] == {}
     assert not any(node["online"] for node in status["nodes"].values())
 
 
-def test_status_no_dc_yet_with_nodes(run: FakeRun) -> None:
-    run.results = [result(rec("crm_mon-no-dc-nodes.xml"))]
+@per_release("crm_mon-no-dc-nodes.xml")
+def test_status_no_dc_yet_with_nodes(run: FakeRun, release: str) -> None:
+    run.results = [result(rec("crm_mon-no-dc-nodes.xml", release))]
     offline = {"online": False, "standby": False, "maintenance": False}
     assert pcm.status() == {
         "dc": None,
@@ -110,15 +124,17 @@ def test_status_no_dc_yet_with_nodes(run: FakeRun) -> None:
     }
 
 
-def test_status_dc_without_quorum(run: FakeRun) -> None:
-    run.results = [result(rec("crm_mon-no-quorum.xml"))]
+@per_release("crm_mon-no-quorum.xml")
+def test_status_dc_without_quorum(run: FakeRun, release: str) -> None:
+    run.results = [result(rec("crm_mon-no-quorum.xml", release))]
     status = pcm.status()
     assert status["dc"] == "ctrl1" and status["quorate"] is False
     assert [name for name, node in status["nodes"].items() if node["online"]] == ["ctrl1"]
 
 
-def test_status_pacemaker_not_running_raises_its_error(run: FakeRun) -> None:
-    run.results = [result(rec("crm_mon-not-running.xml"), retcode=102)]
+@per_release("crm_mon-not-running.xml")
+def test_status_pacemaker_not_running_raises_its_error(run: FakeRun, release: str) -> None:
+    run.results = [result(rec("crm_mon-not-running.xml", release), retcode=102)]
     with pytest.raises(CommandExecutionError, match=r"Not connected \(code 102\).*Connection refused"):
         pcm.status()
 
@@ -140,8 +156,9 @@ def test_status_without_output_reports_stderr(run: FakeRun) -> None:
 # ---------------------------------------------------------------- health / vip_holder
 
 
-def test_health_ok_when_whole(run: FakeRun) -> None:
-    run.results = [result(rec("crm_mon-3-nodes.xml"))]
+@per_release("crm_mon-3-nodes.xml")
+def test_health_ok_when_whole(run: FakeRun, release: str) -> None:
+    run.results = [result(rec("crm_mon-3-nodes.xml", release))]
     report = pcm.health(["ctrl1", "ctrl2", "ctrl3"], ["vip_srv", "haproxy-clone"])
     assert report["ok"] is True and report["problems"] == []
     assert report["online"] == ["ctrl1", "ctrl2", "ctrl3"] and report["offline"] == []
@@ -149,15 +166,17 @@ def test_health_ok_when_whole(run: FakeRun) -> None:
     assert report["dc"] == "ctrl1" and report["quorate"] is True
 
 
-def test_health_defaults_to_every_known_node(run: FakeRun) -> None:
-    run.results = [result(rec("crm_mon-node-offline.xml"))]
+@per_release("crm_mon-node-offline.xml")
+def test_health_defaults_to_every_known_node(run: FakeRun, release: str) -> None:
+    run.results = [result(rec("crm_mon-node-offline.xml", release))]
     report = pcm.health()
     assert report["ok"] is False
     assert report["offline"] == ["ctrl3"] and report["problems"] == ["node ctrl3 is offline"]
 
 
-def test_health_reports_every_problem(run: FakeRun) -> None:
-    run.results = [result(rec("crm_mon-no-quorum.xml"))]
+@per_release("crm_mon-no-quorum.xml")
+def test_health_reports_every_problem(run: FakeRun, release: str) -> None:
+    run.results = [result(rec("crm_mon-no-quorum.xml", release))]
     report = pcm.health(["ctrl1", "ctrl2", "ctrl3", "ctrl4"], ["vip_srv"])
     assert report["ok"] is False
     assert report["offline"] == ["ctrl2", "ctrl3", "ctrl4"]
@@ -171,32 +190,37 @@ def test_health_reports_every_problem(run: FakeRun) -> None:
     assert report["resources"] == {"vip_srv": []}
 
 
-def test_health_no_dc_and_stopped_resource(run: FakeRun) -> None:
-    run.results = [result(rec("crm_mon-no-dc-nodes.xml"))]
+@per_release("crm_mon-no-dc-nodes.xml", "crm_mon-3-nodes.xml")
+def test_health_no_dc_and_stopped_resource(run: FakeRun, release: str) -> None:
+    run.results = [result(rec("crm_mon-no-dc-nodes.xml", release))]
     assert pcm.health(["ctrl1", "ctrl9"])["problems"] == [
         "no DC elected",
         "partition without quorum",
         "node ctrl1 is offline",
         "node ctrl9 is not a cluster member",
     ]
-    stopped = rec("crm_mon-3-nodes.xml").replace('role="Started" active="true"', 'role="Stopped" active="false"')
+    stopped = rec("crm_mon-3-nodes.xml", release).replace(
+        'role="Started" active="true"', 'role="Stopped" active="false"'
+    )
     run.results = [result(stopped)]
     assert pcm.health(resources=["vip_srv"])["problems"] == ["resource vip_srv is not started on any node"]
 
 
-def test_health_never_raises_when_pacemaker_is_down(run: FakeRun) -> None:
-    run.results = [result(rec("crm_mon-not-running.xml"), retcode=102)]
+@per_release("crm_mon-not-running.xml")
+def test_health_never_raises_when_pacemaker_is_down(run: FakeRun, release: str) -> None:
+    run.results = [result(rec("crm_mon-not-running.xml", release), retcode=102)]
     report = pcm.health(["ctrl1", "ctrl2"])
     assert report["ok"] is False and report["dc"] is None and report["online"] == []
     assert report["offline"] == ["ctrl1", "ctrl2"]
     assert report["problems"][0].startswith("pacemaker status unavailable: crm_mon: Not connected (code 102)")
 
 
-def test_vip_holder(run: FakeRun) -> None:
-    run.results = [result(rec("crm_mon-3-nodes.xml"))]
+@per_release("crm_mon-3-nodes.xml")
+def test_vip_holder(run: FakeRun, release: str) -> None:
+    run.results = [result(rec("crm_mon-3-nodes.xml", release))]
     holders = pcm.vip_holder("vip_srv")
     assert len(holders) == 1 and holders[0] in ("ctrl1", "ctrl2", "ctrl3")
-    run.results = [result(rec("crm_mon-3-nodes.xml"))]
+    run.results = [result(rec("crm_mon-3-nodes.xml", release))]
     with pytest.raises(CommandExecutionError, match="vip_api is not configured"):
         pcm.vip_holder("vip_api")
 
@@ -204,16 +228,18 @@ def test_vip_holder(run: FakeRun) -> None:
 # ---------------------------------------------------------------- CIB
 
 
-def test_cib_masks_password_like_values(run: FakeRun) -> None:
-    run.results = [result(rec("cib-stonith-host.xml"))]
+@per_release("cib-stonith-host.xml")
+def test_cib_masks_password_like_values(run: FakeRun, release: str) -> None:
+    run.results = [result(rec("cib-stonith-host.xml", release))]
     text = pcm.cib()
     assert run.argvs == [["cibadmin", "--query"]]
     assert "dummy" not in text and 'name="password" value="******"' in text
     assert 'name="username" value="admin"' in text
 
 
-def test_cib_not_running_raises_stderr(run: FakeRun) -> None:
-    err = rec("cibadmin-not-running.txt").rsplit("rc=", 1)[0]
+@per_release("cibadmin-not-running.txt")
+def test_cib_not_running_raises_stderr(run: FakeRun, release: str) -> None:
+    err = rec("cibadmin-not-running.txt", release).rsplit("rc=", 1)[0]
     run.results = [result("", err, retcode=102)]
     with pytest.raises(CommandExecutionError, match=r"rc 102.*Could not connect to the CIB"):
         pcm.cib()
@@ -222,14 +248,16 @@ def test_cib_not_running_raises_stderr(run: FakeRun) -> None:
 # ---------------------------------------------------------------- apply
 
 
-def test_apply_on_a_matching_cib_writes_nothing(run: FakeRun) -> None:
-    run.results = [result(rec("cib-after-apply.xml"))]
+@per_release("cib-after-apply.xml")
+def test_apply_on_a_matching_cib_writes_nothing(run: FakeRun, release: str) -> None:
+    run.results = [result(rec("cib-after-apply.xml", release))]
     assert pcm.apply(DESIRED) == {}
     assert run.argvs == [["cibadmin", "--query"]]
 
 
-def test_apply_test_mode_predicts_and_writes_nothing(run: FakeRun) -> None:
-    run.results = [result(rec("cib-before-apply.xml"))]
+@per_release("cib-before-apply.xml")
+def test_apply_test_mode_predicts_and_writes_nothing(run: FakeRun, release: str) -> None:
+    run.results = [result(rec("cib-before-apply.xml", release))]
     changes = pcm.apply(DESIRED, test=True)
     assert sorted(changes) == sorted(
         [
@@ -245,14 +273,15 @@ def test_apply_test_mode_predicts_and_writes_nothing(run: FakeRun) -> None:
     assert run.argvs == [["cibadmin", "--query"]]
 
 
+@per_release("cib-before-apply.xml", "cib-after-apply.xml")
 def test_apply_writes_the_difference_on_stdin_and_checks_the_result(
-    run: FakeRun, monkeypatch: pytest.MonkeyPatch
+    run: FakeRun, monkeypatch: pytest.MonkeyPatch, release: str
 ) -> None:
     monkeypatch.setattr(pcm.salt.utils.path, "which", lambda name: f"/usr/sbin/{name}")
     run.results = [
-        result(rec("cib-before-apply.xml")),
+        result(rec("cib-before-apply.xml", release)),
         result(stderr="WARNING: blind faith"),
-        result(rec("cib-after-apply.xml")),
+        result(rec("cib-after-apply.xml", release)),
     ]
     changes = pcm.apply(DESIRED)
     assert run.argvs == [
@@ -260,33 +289,40 @@ def test_apply_writes_the_difference_on_stdin_and_checks_the_result(
         ["crm", "--no", "--display=plain", "configure", "load", "update", "-"],
         ["cibadmin", "--query"],
     ]
-    assert run.calls[1][1]["stdin"] == pacemaker.render_crm(pacemaker.diff(DESIRED, current("cib-before-apply.xml")))
+    assert run.calls[1][1]["stdin"] == pacemaker.render_crm(
+        pacemaker.diff(DESIRED, current("cib-before-apply.xml", release))
+    )
     assert changes["vip_srv"]["old"] is None and changes["vip_srv"]["new"]["params"]["ip"] == VIP
 
 
-def test_apply_updates_only_the_drifted_object(run: FakeRun, monkeypatch: pytest.MonkeyPatch) -> None:
+@per_release("cib-drift.xml", "cib-drift-reapplied.xml")
+def test_apply_updates_only_the_drifted_object(run: FakeRun, monkeypatch: pytest.MonkeyPatch, release: str) -> None:
     monkeypatch.setattr(pcm.salt.utils.path, "which", lambda name: f"/usr/sbin/{name}")
-    run.results = [result(rec("cib-drift.xml")), result(), result(rec("cib-drift-reapplied.xml"))]
+    run.results = [result(rec("cib-drift.xml", release)), result(), result(rec("cib-drift-reapplied.xml", release))]
     changes = pcm.apply(DESIRED)
     assert list(changes) == ["vip_srv"]
     assert run.calls[1][1]["stdin"] == (f"{VIP_LINE} meta target-role=Stopped op monitor interval=10s\n")
 
 
-def test_apply_secret_only_on_stdin_never_in_argv_or_return(run: FakeRun, monkeypatch: pytest.MonkeyPatch) -> None:
+@per_release("cib-before-apply.xml", "cib-stonith-host.xml")
+def test_apply_secret_only_on_stdin_never_in_argv_or_return(
+    run: FakeRun, monkeypatch: pytest.MonkeyPatch, release: str
+) -> None:
     monkeypatch.setattr(pcm.salt.utils.path, "which", lambda name: f"/usr/sbin/{name}")
     desired = {"properties": {"stonith-enabled": "false"}, "primitives": FENCE}
-    run.results = [result(rec("cib-before-apply.xml")), result(), result(rec("cib-stonith-host.xml"))]
+    run.results = [result(rec("cib-before-apply.xml", release)), result(), result(rec("cib-stonith-host.xml", release))]
     changes = pcm.apply(desired)
     assert all("dummy" not in " ".join(argv) for argv in run.argvs)
     assert f"password={SECRET}" in shlex.split(run.calls[1][1]["stdin"].splitlines()[1])
     assert "dummy" not in repr(changes)
 
 
-def test_apply_failure_raises_crmsh_error_masked(run: FakeRun, monkeypatch: pytest.MonkeyPatch) -> None:
+@per_release("crm-load-error.txt", "cib-before-apply.xml")
+def test_apply_failure_raises_crmsh_error_masked(run: FakeRun, monkeypatch: pytest.MonkeyPatch, release: str) -> None:
     monkeypatch.setattr(pcm.salt.utils.path, "which", lambda name: f"/usr/sbin/{name}")
-    crm_error = rec("crm-load-error.txt").rsplit("rc=", 1)[0]
+    crm_error = rec("crm-load-error.txt", release).rsplit("rc=", 1)[0]
     leaky = crm_error + "\x1b[31mERROR\x1b[0m: fence_x: password=hunter2 passwd='a b' secret=\"c d\" ip=1.2.3.4\n"
-    run.results = [result(rec("cib-before-apply.xml")), result(stderr=leaky, retcode=1)]
+    run.results = [result(rec("cib-before-apply.xml", release)), result(stderr=leaky, retcode=1)]
     with pytest.raises(CommandExecutionError) as err:
         pcm.apply(DESIRED)
     message = str(err.value)
@@ -296,12 +332,13 @@ def test_apply_failure_raises_crmsh_error_masked(run: FakeRun, monkeypatch: pyte
     assert len(run.calls) == 2
 
 
+@per_release("cib-before-apply.xml")
 def test_apply_failure_masks_a_fence_password_the_tool_echoes_alone(
-    run: FakeRun, monkeypatch: pytest.MonkeyPatch
+    run: FakeRun, monkeypatch: pytest.MonkeyPatch, release: str
 ) -> None:
     monkeypatch.setattr(pcm.salt.utils.path, "which", lambda name: f"/usr/sbin/{name}")
     run.results = [
-        result(rec("cib-before-apply.xml")),
+        result(rec("cib-before-apply.xml", release)),
         result(stderr=f"ERROR: fence_ctrl1: cannot parse '{SECRET}' near line 2\n", retcode=1),
     ]
     with pytest.raises(CommandExecutionError) as err:
@@ -311,24 +348,29 @@ def test_apply_failure_masks_a_fence_password_the_tool_echoes_alone(
     )
 
 
-def test_apply_raises_when_the_cib_does_not_converge(run: FakeRun, monkeypatch: pytest.MonkeyPatch) -> None:
+@per_release("cib-before-apply.xml")
+def test_apply_raises_when_the_cib_does_not_converge(
+    run: FakeRun, monkeypatch: pytest.MonkeyPatch, release: str
+) -> None:
     monkeypatch.setattr(pcm.salt.utils.path, "which", lambda name: f"/usr/sbin/{name}")
-    run.results = [result(rec("cib-before-apply.xml")), result(), result(rec("cib-before-apply.xml"))]
+    run.results = [result(rec("cib-before-apply.xml", release)), result(), result(rec("cib-before-apply.xml", release))]
     with pytest.raises(CommandExecutionError, match=r"still differ in the CIB: .*'vip_srv'"):
         pcm.apply(DESIRED)
 
 
-def test_apply_needs_crmsh_only_to_write(run: FakeRun, monkeypatch: pytest.MonkeyPatch) -> None:
+@per_release("cib-before-apply.xml", "cib-after-apply.xml")
+def test_apply_needs_crmsh_only_to_write(run: FakeRun, monkeypatch: pytest.MonkeyPatch, release: str) -> None:
     monkeypatch.setattr(pcm.salt.utils.path, "which", lambda name: None)
-    run.results = [result(rec("cib-before-apply.xml"))]
+    run.results = [result(rec("cib-before-apply.xml", release))]
     with pytest.raises(CommandExecutionError, match="crm not found: install crmsh"):
         pcm.apply(DESIRED)
-    run.results = [result(rec("cib-after-apply.xml"))]
+    run.results = [result(rec("cib-after-apply.xml", release))]
     assert pcm.apply(DESIRED) == {}
 
 
-def test_apply_bad_desired_reads_but_never_writes(run: FakeRun) -> None:
-    run.results = [result(rec("cib-before-apply.xml"))]
+@per_release("cib-before-apply.xml")
+def test_apply_bad_desired_reads_but_never_writes(run: FakeRun, release: str) -> None:
+    run.results = [result(rec("cib-before-apply.xml", release))]
     with pytest.raises(SaltInvocationError):
         pcm.apply({"primitives": {"v": {"agent": "nope"}}})
     assert run.argvs == [["cibadmin", "--query"]]

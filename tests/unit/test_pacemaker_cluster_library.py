@@ -1,23 +1,37 @@
 """Unit tests of _utils/prereqos_pacemaker.py (crm_mon and CIB parsers, desired-vs-live diff, crm text,
-masking), fed outputs recorded from Debian 12's pacemaker 2.1.5 / crmsh 4.4 (tests/fixtures/record-pacemaker.sh)."""
+masking), fed outputs recorded from Debian 12's pacemaker 2.1.5 / crmsh 4.4 and Debian 13's pacemaker 3.0 /
+crmsh 5.0 (tests/fixtures/record-pacemaker.sh): each test of a recorded output runs once per release."""
 
 from __future__ import annotations
 
 import copy
 import json
+import re
 import shlex
 from typing import Any
 
 import pytest
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
-from tests.unit.loader import fixture, library
+from tests.unit.loader import RELEASES, library, recorded, releases
 
 pacemaker = library("prereqos_pacemaker")
 
+
+def rec(name: str, release: str) -> str:
+    """An output recorded on Debian ``release``."""
+    return recorded("pacemaker", name, release)
+
+
+def per_release(*names: str) -> pytest.MarkDecorator:
+    """Run the test once per Debian release (argument ``release``) that recorded all of ``names``."""
+    return pytest.mark.parametrize("release", releases("pacemaker", *names))
+
+
 SECRET = 'fixture "dummy" pw'
-# What the recorded salt-call applied: the shape the formula passes, for one network "srv".
-DESIRED: dict[str, Any] = json.loads(fixture("pacemaker", "desired.json"))
+# What the recorded salt-call applied: the shape the formula passes, for one network "srv"; the same on
+# every release (test_desired_is_the_same_on_every_release).
+DESIRED: dict[str, Any] = json.loads(rec("desired.json", RELEASES[0]))
 VIP_PARAMS: dict[str, str] = DESIRED["primitives"]["vip_srv"]["params"]
 VIP = VIP_PARAMS["ip"]
 VIP_LINE = "primitive vip_srv ocf:heartbeat:IPaddr2 params " + " ".join(f"{k}={v}" for k, v in VIP_PARAMS.items())
@@ -37,18 +51,50 @@ FENCE = {
 }
 
 
-def rec(name: str) -> str:
-    return fixture("pacemaker", name)
+def with_api_version(xml: str, version: str | None) -> str:
+    """crm_mon's XML with another api-version (None: without the attribute)."""
+    return re.sub(r' api-version="[^"]*"', "" if version is None else f' api-version="{version}"', xml, count=1)
+
+
+def with_schema(cib: str, schema: str | None) -> str:
+    """A CIB validated with another schema (None: without validate-with)."""
+    return re.sub(r' validate-with="[^"]*"', "" if schema is None else f' validate-with="{schema}"', cib, count=1)
+
+
+@per_release("desired.json")
+def test_desired_is_the_same_on_every_release(release: str) -> None:
+    """Both recordings put their nodes in the same subnet, so the formula's objects and the VIP are the same."""
+    assert json.loads(rec("desired.json", release)) == DESIRED
+
+
+@pytest.mark.parametrize(
+    ("release", "api", "schema"),
+    [
+        pytest.param(release, api, schema, id=f"debian{release}")
+        for release, api, schema in (("12", "2.25", "pacemaker-3.9"), ("13", "2.38", "pacemaker-4.0"))
+    ],
+)
+def test_recorded_versions(release: str, api: str, schema: str) -> None:
+    """What each release writes: crm_mon's XML API and the CIB's schema, both read by the same parser."""
+    assert re.search(rf'<pacemaker-result api-version="{re.escape(api)}"', rec("crm_mon-3-nodes.xml", release))
+    assert f'validate-with="{schema}"' in rec("cib-after-apply.xml", release)
+    assert pacemaker.parse_status(rec("crm_mon-3-nodes.xml", release))["dc"] == "ctrl1"
+    assert pacemaker.parse_configuration(rec("cib-after-apply.xml", release))["primitives"]
 
 
 # ---------------------------------------------------------------- status
 
 
-def test_health_report_whole_and_broken() -> None:
-    whole = pacemaker.health_report(pacemaker.parse_status(rec("crm_mon-3-nodes.xml")), None, ["haproxy-clone"])
+@per_release("crm_mon-3-nodes.xml", "crm_mon-no-quorum.xml")
+def test_health_report_whole_and_broken(release: str) -> None:
+    whole = pacemaker.health_report(
+        pacemaker.parse_status(rec("crm_mon-3-nodes.xml", release)), None, ["haproxy-clone"]
+    )
     assert whole["ok"] is True and whole["offline"] == []
     assert whole["resources"]["haproxy-clone"] == ["ctrl1", "ctrl2", "ctrl3"]
-    broken = pacemaker.health_report(pacemaker.parse_status(rec("crm_mon-no-quorum.xml")), ["ctrl1", "ctrl4"], ["x"])
+    broken = pacemaker.health_report(
+        pacemaker.parse_status(rec("crm_mon-no-quorum.xml", release)), ["ctrl1", "ctrl4"], ["x"]
+    )
     assert broken["ok"] is False and broken["offline"] == ["ctrl2", "ctrl3", "ctrl4"]
     assert broken["problems"] == [
         "partition without quorum",
@@ -57,13 +103,24 @@ def test_health_report_whole_and_broken() -> None:
     ]
 
 
+@per_release("crm_mon-3-nodes.xml")
+@pytest.mark.parametrize(
+    ("garble", "message"),
+    [
+        (lambda xml: xml[:700], "not well-formed XML"),
+        (lambda xml: with_api_version(xml, "3.0"), "api-version 3.0"),
+        (lambda xml: with_api_version(xml, None), r"api-version \(none\)"),
+    ],
+)
+def test_parse_status_of_a_garbled_recording_is_a_clear_error(garble: Any, message: str, release: str) -> None:
+    with pytest.raises(CommandExecutionError, match=message):
+        pacemaker.parse_status(garble(rec("crm_mon-3-nodes.xml", release)))
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        (rec("crm_mon-3-nodes.xml")[:700], "not well-formed XML"),
         ("", "not well-formed XML"),
-        (rec("crm_mon-3-nodes.xml").replace('api-version="2.25"', 'api-version="3.0"'), "api-version 3.0"),
-        (rec("crm_mon-3-nodes.xml").replace(' api-version="2.25"', ""), r"api-version \(none\)"),
         ('<crm_mon version="2.1.5"><summary/></crm_mon>', "expected <pacemaker-result>"),
         ('<pacemaker-result api-version="2.25"><status code="0" message="OK"/></pacemaker-result>', "lacks summary"),
     ],
@@ -88,8 +145,9 @@ def test_parse_status_groups_and_group_members() -> None:
     }
 
 
-def test_parse_configuration_of_the_recorded_cib() -> None:
-    conf = pacemaker.parse_configuration(rec("cib-after-apply.xml"))
+@per_release("cib-after-apply.xml")
+def test_parse_configuration_of_the_recorded_cib(release: str) -> None:
+    conf = pacemaker.parse_configuration(rec("cib-after-apply.xml", release))
     assert conf["properties"]["stonith-enabled"] == "false"
     assert conf["properties"]["no-quorum-policy"] == "stop"
     assert conf["properties"]["cluster-infrastructure"] == "corosync"
@@ -108,22 +166,25 @@ def test_parse_configuration_of_the_recorded_cib() -> None:
     assert conf["orders"] == DESIRED["orders"]
 
 
-def test_parse_configuration_of_an_empty_cluster() -> None:
-    conf = pacemaker.parse_configuration(rec("cib-before-apply.xml"))
+@per_release("cib-before-apply.xml")
+def test_parse_configuration_of_an_empty_cluster(release: str) -> None:
+    conf = pacemaker.parse_configuration(rec("cib-before-apply.xml", release))
     assert conf["rsc_defaults"] == {} and conf["primitives"] == {} and conf["clones"] == {}
     assert conf["colocations"] == {} and conf["orders"] == {}
     assert "stonith-enabled" not in conf["properties"]
 
 
-def test_parse_configuration_keeps_operator_meta_and_respelled_interval() -> None:
-    conf = pacemaker.parse_configuration(rec("cib-drift.xml"))
+@per_release("cib-drift.xml")
+def test_parse_configuration_keeps_operator_meta_and_respelled_interval(release: str) -> None:
+    conf = pacemaker.parse_configuration(rec("cib-drift.xml", release))
     vip = conf["primitives"]["vip_srv"]
     assert vip["meta"] == {"target-role": "Stopped"}
     assert vip["params"]["ip"] == "192.0.2.99"
     assert vip["ops"] == {"monitor": {"interval": "10000ms"}}
 
 
-def test_parse_configuration_other_forms() -> None:
+@per_release("cib-before-apply.xml")
+def test_parse_configuration_other_forms(release: str) -> None:
     cib = """<cib validate-with="pacemaker-3.9"><configuration><crm_config/><resources>
       <primitive id="p" template="tpl"><operations>
         <op id="p-m1" name="monitor" interval="10s" role="Promoted"/>
@@ -158,18 +219,31 @@ def test_parse_configuration_other_forms() -> None:
     assert conf["rsc_defaults"] == {"resource-stickiness": "1"}
     assert conf["properties"] == {}
     assert pacemaker.rsc_defaults_set_id(cib) == "first"
-    assert pacemaker.rsc_defaults_set_id(rec("cib-before-apply.xml")) == "rsc-options"
+    assert pacemaker.rsc_defaults_set_id(rec("cib-before-apply.xml", release)) == "rsc-options"
+
+
+@per_release("cib-after-apply.xml", "crm_mon-3-nodes.xml")
+@pytest.mark.parametrize(
+    ("name", "garble", "message"),
+    [
+        ("cib-after-apply.xml", lambda cib: cib[:1500], "CIB is not well-formed XML"),
+        ("crm_mon-3-nodes.xml", lambda xml: xml, "expected <cib>"),
+        ("cib-after-apply.xml", lambda cib: with_schema(cib, "pacemaker-5.0"), "pacemaker-5.0 is not supported"),
+        ("cib-after-apply.xml", lambda cib: with_schema(cib, None), r"\(none\) is not supported"),
+    ],
+)
+def test_parse_configuration_of_a_garbled_recording_is_a_clear_error(
+    name: str, garble: Any, message: str, release: str
+) -> None:
+    with pytest.raises(CommandExecutionError, match=message):
+        pacemaker.parse_configuration(garble(rec(name, release)))
 
 
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        (rec("cib-after-apply.xml")[:1500], "CIB is not well-formed XML"),
         ("not xml at all", "CIB is not well-formed XML"),
-        (rec("crm_mon-3-nodes.xml"), "expected <cib>"),
         ("<configuration/>", "expected <cib>"),
-        (rec("cib-after-apply.xml").replace("pacemaker-3.9", "pacemaker-5.0"), "pacemaker-5.0 is not supported"),
-        (rec("cib-after-apply.xml").replace(' validate-with="pacemaker-3.9"', ""), r"\(none\) is not supported"),
         ('<cib validate-with="pacemaker-3.9"><status/></cib>', "no <configuration>"),
     ],
 )
@@ -282,12 +356,14 @@ def test_bad_secret_is_never_echoed() -> None:
 # ---------------------------------------------------------------- diff
 
 
-def current(name: str) -> dict[str, Any]:
-    return pacemaker.parse_configuration(rec(name))
+def current(name: str, release: str) -> dict[str, Any]:
+    """The parsed configuration of a CIB recorded on Debian ``release``."""
+    return pacemaker.parse_configuration(rec(name, release))
 
 
-def test_diff_empty_cluster_creates_everything() -> None:
-    changes = pacemaker.diff(DESIRED, current("cib-before-apply.xml"))
+@per_release("cib-before-apply.xml")
+def test_diff_empty_cluster_creates_everything(release: str) -> None:
+    changes = pacemaker.diff(DESIRED, current("cib-before-apply.xml", release))
     assert changes["properties"] == {
         "stonith-enabled": {"old": None, "new": "false"},
         "no-quorum-policy": {"old": None, "new": "stop"},
@@ -304,14 +380,16 @@ def test_diff_empty_cluster_creates_everything() -> None:
     assert all(entry["old"] is None for section in list(changes)[2:] for entry in changes[section].values())
 
 
-def test_diff_round_trip_of_the_recorded_apply_is_empty() -> None:
-    assert pacemaker.diff(DESIRED, current("cib-after-apply.xml")) == {}
-    assert pacemaker.diff({}, current("cib-after-apply.xml")) == {}
+@per_release("cib-after-apply.xml")
+def test_diff_round_trip_of_the_recorded_apply_is_empty(release: str) -> None:
+    assert pacemaker.diff(DESIRED, current("cib-after-apply.xml", release)) == {}
+    assert pacemaker.diff({}, current("cib-after-apply.xml", release)) == {}
 
 
-def test_diff_compares_intervals_in_milliseconds_and_leaves_operator_meta() -> None:
+@per_release("cib-drift.xml", "cib-drift-reapplied.xml")
+def test_diff_compares_intervals_in_milliseconds_and_leaves_operator_meta(release: str) -> None:
     desired = copy.deepcopy(DESIRED)
-    drifted = current("cib-drift.xml")
+    drifted = current("cib-drift.xml", release)
     changes = pacemaker.diff(desired, drifted)
     assert list(changes) == ["primitives"] and list(changes["primitives"]) == ["vip_srv"]
     entry = changes["primitives"]["vip_srv"]
@@ -322,18 +400,20 @@ def test_diff_compares_intervals_in_milliseconds_and_leaves_operator_meta() -> N
         "meta": {"target-role": "Stopped"},
         "ops": {"monitor": {"interval": "10s"}},
     }
-    assert pacemaker.diff(desired, current("cib-drift-reapplied.xml")) == {}
+    assert pacemaker.diff(desired, current("cib-drift-reapplied.xml", release)) == {}
 
 
-def test_diff_leaves_objects_and_properties_it_does_not_name() -> None:
-    have = current("cib-after-apply.xml")
+@per_release("cib-after-apply.xml")
+def test_diff_leaves_objects_and_properties_it_does_not_name(release: str) -> None:
+    have = current("cib-after-apply.xml", release)
     have["primitives"]["foreign"] = {"agent": "systemd:x", "params": {}, "meta": {}, "ops": {}}
     have["properties"]["maintenance-mode"] = "true"
     assert pacemaker.diff(DESIRED, have) == {}
 
 
-def test_diff_params_are_exact_meta_and_ops_merge() -> None:
-    have = current("cib-after-apply.xml")
+@per_release("cib-after-apply.xml")
+def test_diff_params_are_exact_meta_and_ops_merge(release: str) -> None:
+    have = current("cib-after-apply.xml", release)
     have["primitives"]["vip_srv"]["params"]["arp_count"] = "9"
     have["primitives"]["vip_srv"]["ops"]["start"] = {"interval": "0s", "timeout": "20s"}
     have["primitives"]["vip_srv"]["ops"]["monitor"]["timeout"] = "20s"
@@ -364,8 +444,9 @@ def test_diff_named_op_replaces_every_op_of_that_name() -> None:
     assert new["ops"] == {"monitor": {"interval": "30s", "timeout": "9s"}}
 
 
-def test_diff_agent_clone_meta_and_constraints() -> None:
-    have = current("cib-after-apply.xml")
+@per_release("cib-after-apply.xml")
+def test_diff_agent_clone_meta_and_constraints(release: str) -> None:
+    have = current("cib-after-apply.xml", release)
     desired = copy.deepcopy(DESIRED)
     desired["primitives"]["haproxy"]["agent"] = "ocf:heartbeat:haproxy"
     desired["clones"]["haproxy-clone"]["meta"] = {"interleave": True}
@@ -384,9 +465,10 @@ def test_diff_agent_clone_meta_and_constraints() -> None:
 # ---------------------------------------------------------------- render / mask
 
 
-def test_render_crm_is_what_crmsh_parses() -> None:
+@per_release("cib-before-apply.xml")
+def test_render_crm_is_what_crmsh_parses(release: str) -> None:
     changes = pacemaker.diff(
-        {**DESIRED, "primitives": {**DESIRED["primitives"], **FENCE}}, current("cib-before-apply.xml")
+        {**DESIRED, "primitives": {**DESIRED["primitives"], **FENCE}}, current("cib-before-apply.xml", release)
     )
     text = pacemaker.render_crm(changes)
     lines = text.splitlines()
@@ -418,9 +500,10 @@ def test_render_crm_writes_ops_by_their_real_name() -> None:
     )
 
 
-def test_masked_changes_hide_password_like_params() -> None:
+@per_release("cib-after-apply.xml")
+def test_masked_changes_hide_password_like_params(release: str) -> None:
     changes = pacemaker.diff(
-        {"primitives": FENCE, "properties": {"stonith-enabled": "true"}}, current("cib-after-apply.xml")
+        {"primitives": FENCE, "properties": {"stonith-enabled": "true"}}, current("cib-after-apply.xml", release)
     )
     masked = pacemaker.masked_changes(changes)
     assert masked["properties"] == {"old": {"stonith-enabled": "false"}, "new": {"stonith-enabled": "true"}}
@@ -431,18 +514,20 @@ def test_masked_changes_hide_password_like_params() -> None:
     assert changes["primitives"]["fence_ctrl1"]["new"]["params"]["password"] == SECRET
 
 
-def test_masked_cib_hides_password_like_nvpairs_only() -> None:
-    text = pacemaker.masked_cib(rec("cib-stonith-host.xml"))
+@per_release("cib-stonith-host.xml")
+def test_masked_cib_hides_password_like_nvpairs_only(release: str) -> None:
+    text = pacemaker.masked_cib(rec("cib-stonith-host.xml", release))
     assert "dummy" not in text and 'name="password" value="******"' in text
     assert 'name="username" value="admin"' in text
 
 
-def test_secret_values_are_the_password_like_params_old_and_new() -> None:
-    have = current("cib-stonith-host.xml")
+@per_release("cib-stonith-host.xml", "cib-before-apply.xml")
+def test_secret_values_are_the_password_like_params_old_and_new(release: str) -> None:
+    have = current("cib-stonith-host.xml", release)
     fence = copy.deepcopy(FENCE)
     fence["fence_ctrl1"]["params"]["password"] = "a new dummy"
     changes = pacemaker.diff({"primitives": fence}, have)
     assert sorted(pacemaker.secret_values(changes)) == sorted(
         [have["primitives"]["fence_ctrl1"]["params"]["password"], "a new dummy"]
     )
-    assert pacemaker.secret_values(pacemaker.diff(DESIRED, current("cib-before-apply.xml"))) == []
+    assert pacemaker.secret_values(pacemaker.diff(DESIRED, current("cib-before-apply.xml", release))) == []

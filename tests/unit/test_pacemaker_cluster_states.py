@@ -1,5 +1,5 @@
 """Unit tests of _states/pacemaker_cluster.py, alone (mocked execution module) and on top of the
-real execution module fed recorded outputs (tests/fixtures/record-pacemaker.sh)."""
+real execution module fed outputs recorded on Debian 12 and 13 (tests/fixtures/record-pacemaker.sh)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from unittest.mock import MagicMock
 import pytest
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
-from tests.unit.loader import fixture, library, load
+from tests.unit.loader import library, load
 from tests.unit.test_pacemaker_cluster import FakeRun, result
-from tests.unit.test_pacemaker_cluster_library import DESIRED, FENCE, VIP
+from tests.unit.test_pacemaker_cluster_library import DESIRED, FENCE, VIP, per_release, rec
 
 st = load("_states", "pacemaker_cluster")
 pcm = load("_modules", "pacemaker_cluster")
@@ -89,10 +89,6 @@ def mock(monkeypatch: pytest.MonkeyPatch, name: str, **kwargs: Any) -> MagicMock
     return fake
 
 
-def rec(name: str) -> str:
-    return fixture("pacemaker", name)
-
-
 # ---------------------------------------------------------------- online
 
 
@@ -151,13 +147,14 @@ def test_online_test_mode(monkeypatch: pytest.MonkeyPatch, clock: Clock) -> None
     assert st.online("gate", NODES)["result"] is True
 
 
-def test_online_on_recorded_cluster_start(run: FakeRun, clock: Clock) -> None:
+@per_release("crm_mon-not-running.xml", "crm_mon-no-dc.xml", "crm_mon-no-quorum.xml", "crm_mon-3-nodes-empty.xml")
+def test_online_on_recorded_cluster_start(run: FakeRun, clock: Clock, release: str) -> None:
     """Pacemaker down, then no DC, then no quorum, then whole: as recorded, through the real module."""
     run.results = [
-        result(rec("crm_mon-not-running.xml"), retcode=102),
-        result(rec("crm_mon-no-dc.xml")),
-        result(rec("crm_mon-no-quorum.xml")),
-        result(rec("crm_mon-3-nodes-empty.xml")),
+        result(rec("crm_mon-not-running.xml", release), retcode=102),
+        result(rec("crm_mon-no-dc.xml", release)),
+        result(rec("crm_mon-no-quorum.xml", release)),
+        result(rec("crm_mon-3-nodes-empty.xml", release)),
     ]
     ret = st.online("gate", NODES, timeout=180)
     assert ret["result"] is True
@@ -165,8 +162,9 @@ def test_online_on_recorded_cluster_start(run: FakeRun, clock: Clock) -> None:
     assert clock.sleeps == [2.0, 2.0, 2.0]
 
 
-def test_online_on_recorded_node_loss_times_out(run: FakeRun, clock: Clock) -> None:
-    run.results = [result(rec("crm_mon-node-offline.xml")) for _ in range(6)]
+@per_release("crm_mon-node-offline.xml")
+def test_online_on_recorded_node_loss_times_out(run: FakeRun, clock: Clock, release: str) -> None:
+    run.results = [result(rec("crm_mon-node-offline.xml", release)) for _ in range(6)]
     ret = st.online("gate", NODES, timeout=10)
     assert ret["result"] is False
     assert ret["comment"].startswith("Cluster not ready after 10s: node ctrl3 is offline. Last status: DC ctrl1")
@@ -214,44 +212,50 @@ def test_configured_errors_are_result_false(monkeypatch: pytest.MonkeyPatch, err
     assert ret["comment"] == f"Pacemaker configuration not applied: {error}"
 
 
-def test_configured_on_recorded_matching_cib_writes_nothing(run: FakeRun) -> None:
-    run.results = [result(rec("cib-after-apply.xml"))]
+@per_release("cib-after-apply.xml")
+def test_configured_on_recorded_matching_cib_writes_nothing(run: FakeRun, release: str) -> None:
+    run.results = [result(rec("cib-after-apply.xml", release))]
     ret = st.configured("pcmk", **copy.deepcopy(DESIRED))
     assert ret["result"] is True and ret["changes"] == {}
     assert run.argvs == [["cibadmin", "--query"]]
 
 
 @pytest.mark.usefixtures("test_mode")
-def test_configured_test_mode_on_recorded_empty_cib_matches_the_real_run(run: FakeRun) -> None:
-    run.results = [result(rec("cib-before-apply.xml"))]
+@per_release("cib-before-apply.xml", "state-configured-test.json", "state-configured-first.json")
+def test_configured_test_mode_on_recorded_empty_cib_matches_the_real_run(run: FakeRun, release: str) -> None:
+    run.results = [result(rec("cib-before-apply.xml", release))]
     ret = st.configured("pacemaker-resources", **copy.deepcopy(DESIRED))
     assert run.argvs == [["cibadmin", "--query"]]
     assert ret["result"] is None
     # What the real salt-call predicted (test=True) and then changed in the 3-node cluster.
-    recorded = json.loads(rec("state-configured-test.json"))["local"]
+    recorded = json.loads(rec("state-configured-test.json", release))["local"]
     real = recorded["pacemaker_cluster_|-pacemaker-resources_|-pacemaker-resources_|-configured"]
     assert ret["changes"] == real["changes"] and ret["comment"] == real["comment"]
-    first = json.loads(rec("state-configured-first.json"))["local"]
+    first = json.loads(rec("state-configured-first.json", release))["local"]
     assert (
         first["pacemaker_cluster_|-pacemaker-resources_|-pacemaker-resources_|-configured"]["changes"] == ret["changes"]
     )
 
 
-def test_configured_on_recorded_drift_updates_only_the_vip(run: FakeRun, monkeypatch: pytest.MonkeyPatch) -> None:
+@per_release("cib-drift.xml", "cib-drift-reapplied.xml", "state-configured-drift.json")
+def test_configured_on_recorded_drift_updates_only_the_vip(
+    run: FakeRun, monkeypatch: pytest.MonkeyPatch, release: str
+) -> None:
     monkeypatch.setattr(pcm.salt.utils.path, "which", lambda name: f"/usr/sbin/{name}")
-    run.results = [result(rec("cib-drift.xml")), result(), result(rec("cib-drift-reapplied.xml"))]
+    run.results = [result(rec("cib-drift.xml", release)), result(), result(rec("cib-drift-reapplied.xml", release))]
     ret = st.configured("pacemaker-resources", **copy.deepcopy(DESIRED))
     assert ret["result"] is True and list(ret["changes"]) == ["vip_srv"]
     assert ret["changes"]["vip_srv"]["new"]["params"]["ip"] == VIP
     assert ret["changes"]["vip_srv"]["new"]["meta"] == {"target-role": "Stopped"}
-    recorded = json.loads(rec("state-configured-drift.json"))["local"]
+    recorded = json.loads(rec("state-configured-drift.json", release))["local"]
     real = recorded["pacemaker_cluster_|-pacemaker-resources_|-pacemaker-resources_|-configured"]
     assert ret["changes"] == real["changes"]
 
 
 @pytest.mark.usefixtures("test_mode")
-def test_configured_masks_fence_passwords(run: FakeRun) -> None:
-    run.results = [result(rec("cib-stonith-host.xml"))]
+@per_release("cib-stonith-host.xml")
+def test_configured_masks_fence_passwords(run: FakeRun, release: str) -> None:
+    run.results = [result(rec("cib-stonith-host.xml", release))]
     fence = copy.deepcopy(FENCE)
     fence["fence_ctrl1"]["params"]["password"] = "a new dummy"
     ret = st.configured("pcmk", primitives=fence)

@@ -1,5 +1,6 @@
 """Unit tests of _utils/prereqos_node.py: the parsers, fed outputs recorded
-from Debian 12's tools, the preflight problems and the health report."""
+from Debian 12's and Debian 13's tools (once per release that recorded them;
+tests/fixtures/record-prereqos.sh), the preflight problems and the health report."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import copy
 import pytest
 import yaml
 
-from tests.unit.loader import ROOT, fixture, library
+from tests.unit.loader import ROOT, library, recorded, releases
 
 node = library("prereqos_node")
 settings_lib = library("prereqos_settings")
@@ -29,8 +30,14 @@ def expectation(minion_id: str = "ctrl-1") -> dict:
 
 
 # ----------------------------------------------------------------- parsers
-def test_parse_ip_addresses_recorded():
-    addresses = node.parse_ip_addresses(fixture("prereqos", "ip-addr.json"))
+def per_release(*names: str) -> pytest.MarkDecorator:
+    """Run the test once per Debian release (argument ``release``) that recorded all of ``names``."""
+    return pytest.mark.parametrize("release", releases("prereqos", *names))
+
+
+@per_release("ip-addr.json")
+def test_parse_ip_addresses_recorded(release):
+    addresses = node.parse_ip_addresses(recorded("prereqos", "ip-addr.json", release))
     assert {"127.0.0.1", "::1"} <= set(addresses["lo"])
     assert any(addresses[name] for name in addresses if name != "lo")
 
@@ -41,15 +48,18 @@ def test_parse_ip_addresses_garbage(text):
         node.parse_ip_addresses(text)
 
 
-def test_parse_arp_table_recorded_keeps_complete_entries():
-    text = fixture("prereqos", "proc-net-arp.txt")
+@per_release("proc-net-arp.txt")
+def test_parse_arp_table_recorded_keeps_complete_entries(release):
+    text = recorded("prereqos", "proc-net-arp.txt", release)
     table = node.parse_arp_table(text + "192.0.2.99 0x1 0x0 00:00:00:00:00:00 * eth0\n")
     assert "192.0.2.99" not in table
     assert all(mac.count(":") == 5 for mac in table.values()) and table
 
 
-def test_parse_haproxy_stat_recorded():
-    stat = node.parse_haproxy_stat(fixture("prereqos", "haproxy-show-stat.csv"))
+@per_release("haproxy-show-stat.csv")
+def test_parse_haproxy_stat_recorded(release):
+    """haproxy 3.0 (Debian 13) prints 206 columns, 2.6 (Debian 12) 129: read by name, the first ones unchanged."""
+    stat = node.parse_haproxy_stat(recorded("prereqos", "haproxy-show-stat.csv", release))
     assert stat == {"galera": {"ctrl-1": "UP", "ctrl-2": "DOWN"}, "keystone": {"ctrl-1": "UP", "ctrl-2": "DOWN"}}
 
 

@@ -1,5 +1,7 @@
 """Unit tests of _utils/prereqos_rabbitmq.py (parsers, password rules, decisions), fed rabbitmqctl
-outputs recorded from RabbitMQ 3.10.8 (tests/fixtures/record-rabbitmq.sh, tests/fixtures/rabbitmq/README.md)."""
+outputs recorded from Debian 12's RabbitMQ 3.10.8 and Debian 13's RabbitMQ 4.0.5
+(tests/fixtures/record-rabbitmq.sh, tests/fixtures/rabbitmq/README.md): each test of a recorded
+output runs once per release that recorded it."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from typing import Any
 import pytest
 from salt.exceptions import CommandExecutionError
 
-from tests.unit.loader import fixture, library
+from tests.unit.loader import library, recorded, releases
 
 rabbit = library("prereqos_rabbitmq")
 
@@ -39,22 +41,29 @@ HOSTILE = [
 ]
 
 
-def rec(name: str) -> str:
-    """A recorded stdout."""
-    return fixture("rabbitmq", name)
+def rec(name: str, release: str) -> str:
+    """A stdout recorded on Debian ``release``."""
+    return recorded("rabbitmq", name, release)
 
 
-def err(name: str) -> dict[str, Any]:
-    """A recorded failure, as cmd.run_all returns it."""
-    return json.loads(fixture("rabbitmq", name))
+def err(name: str, release: str) -> dict[str, Any]:
+    """A failure (or a success where another release failed) recorded on Debian ``release``, as cmd.run_all
+    returns it."""
+    return json.loads(recorded("rabbitmq", name, release))
+
+
+def per_release(*names: str) -> pytest.MarkDecorator:
+    """Run the test once per Debian release (argument ``release``) whose rabbitmqctl recorded all of ``names``."""
+    return pytest.mark.parametrize("release", releases("rabbitmq", *names))
 
 
 # ---------------------------------------------------------------------------
 # Parsing cluster_status and status
 
 
-def test_parse_standalone() -> None:
-    status = rabbit.parse_cluster_status(rec("cluster_status-standalone.json"))
+@per_release("cluster_status-standalone.json")
+def test_parse_standalone(release: str) -> None:
+    status = rabbit.parse_cluster_status(rec("cluster_status-standalone.json", release))
     assert status == {
         "cluster_name": "rabbit1@vm",
         "running_nodes": [RABBIT(1)],
@@ -67,18 +76,21 @@ def test_parse_standalone() -> None:
     }
 
 
-def test_parse_three_nodes() -> None:
-    status = rabbit.parse_cluster_status(rec("cluster_status-3nodes.json"))
+@per_release("cluster_status-3nodes.json")
+def test_parse_three_nodes(release: str) -> None:
+    status = rabbit.parse_cluster_status(rec("cluster_status-3nodes.json", release))
     assert status["running_nodes"] == status["members"] == status["disk_nodes"] == [RABBIT(1), RABBIT(2), RABBIT(3)]
     assert status["partitions"] == [] and status["alarms"] == []
 
 
-def test_parse_stopped_member() -> None:
-    status = rabbit.parse_cluster_status(rec("cluster_status-stopped-member.json"))
+@per_release("cluster_status-stopped-member.json")
+def test_parse_stopped_member(release: str) -> None:
+    status = rabbit.parse_cluster_status(rec("cluster_status-stopped-member.json", release))
     assert status["members"] == [RABBIT(1), RABBIT(2), RABBIT(3)]
     assert status["running_nodes"] == [RABBIT(1), RABBIT(2)]
 
 
+@per_release("cluster_status-partition.json", "cluster_status-partition-all-running.json")
 @pytest.mark.parametrize(
     ("name", "running"),
     [
@@ -86,29 +98,42 @@ def test_parse_stopped_member() -> None:
         ("cluster_status-partition-all-running.json", [RABBIT(1), RABBIT(2), RABBIT(3)]),
     ],
 )
-def test_parse_partitions(name: str, running: list[str]) -> None:
-    status = rabbit.parse_cluster_status(rec(name))
+def test_parse_partitions(name: str, running: list[str], release: str) -> None:
+    status = rabbit.parse_cluster_status(rec(name, release))
     assert status["running_nodes"] == running
     assert status["partitions"] == [RABBIT(1)]
     assert status["partitioned_from"] == {RABBIT(1): [RABBIT(2), RABBIT(3)]}
 
 
-def test_parse_alarms() -> None:
-    status = rabbit.parse_cluster_status(rec("cluster_status-alarms.json"))
+@per_release("cluster_status-alarms.json")
+def test_parse_alarms(release: str) -> None:
+    """Sorted by node and resource: 4.0 lists them in the order the nodes answered (disk on rabbit2 first)."""
+    status = rabbit.parse_cluster_status(rec("cluster_status-alarms.json", release))
     assert status["alarms"] == [
         {"node": RABBIT(1), "resource": "memory", "type": "resource_limit"},
         {"node": RABBIT(2), "resource": "disk", "type": "resource_limit"},
     ]
 
 
+@per_release("empty.txt", "cluster_status-truncated.json", "cluster_status-text.txt", "cluster_status-wrong-shape.json")
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("empty.txt", "printed nothing"),
+        ("cluster_status-truncated.json", "not complete JSON"),
+        ("cluster_status-text.txt", "not complete JSON"),
+        ("cluster_status-wrong-shape.json", "'running_nodes' as a list"),
+    ],
+)
+def test_parse_cluster_status_recorded_garbage(name: str, message: str, release: str) -> None:
+    with pytest.raises(CommandExecutionError, match=message):
+        rabbit.parse_cluster_status(rec(name, release))
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        (rec("empty.txt"), "printed nothing"),
         ("\n", "printed nothing"),
-        (rec("cluster_status-truncated.json"), "not complete JSON"),
-        (rec("cluster_status-text.txt"), "not complete JSON"),
-        (rec("cluster_status-wrong-shape.json"), "'running_nodes' as a list"),
         ("[]", "expected an object"),
         ('{"running_nodes": [], "disk_nodes": [], "partitions": []}', "'partitions' as an object"),
         ('{"running_nodes": [], "disk_nodes": [], "partitions": {"a": "b"}}', "'partitions' as an object"),
@@ -122,9 +147,10 @@ def test_parse_cluster_status_garbage(text: str, message: str) -> None:
         rabbit.parse_cluster_status(text)
 
 
-def test_parse_node_name() -> None:
-    assert rabbit.parse_node_name(rec("status-rabbit1.json")) == RABBIT(1)
-    assert rabbit.parse_node_name(rec("status-rabbit2.json")) == RABBIT(2)
+@per_release("status-rabbit1.json", "status-rabbit2.json")
+def test_parse_node_name(release: str) -> None:
+    assert rabbit.parse_node_name(rec("status-rabbit1.json", release)) == RABBIT(1)
+    assert rabbit.parse_node_name(rec("status-rabbit2.json", release)) == RABBIT(2)
 
 
 @pytest.mark.parametrize("text", ["", "{}", '{"listeners": [{"protocol": "amqp", "node": "x"}]}', "[1]", "{"])
@@ -133,22 +159,33 @@ def test_parse_node_name_garbage(text: str) -> None:
         rabbit.parse_node_name(text)
 
 
+RECORDED_GARBAGE = [
+    ("parse_users", "list_users-truncated.json", "not complete JSON"),
+    ("parse_users", "list_users-wrong-shape.json", "a list of objects with 'user', 'tags'"),
+    ("parse_users", "empty.txt", "printed nothing"),
+    ("parse_policies", "list_policies-bad-definition.json", "definition of queue-limits"),
+    ("parse_password_hashes", "export_definitions-truncated.json", "not complete JSON"),
+]
+
+
+@per_release(*(name for _, name, _ in RECORDED_GARBAGE))
+@pytest.mark.parametrize(("parser", "name", "message"), RECORDED_GARBAGE)
+def test_parsers_reject_recorded_garbage(parser: str, name: str, message: str, release: str) -> None:
+    with pytest.raises(CommandExecutionError, match=message):
+        getattr(rabbit, parser)(rec(name, release))
+
+
 @pytest.mark.parametrize(
     ("parser", "text", "message"),
     [
-        ("parse_users", rec("list_users-truncated.json"), "not complete JSON"),
-        ("parse_users", rec("list_users-wrong-shape.json"), "a list of objects with 'user', 'tags'"),
         ("parse_users", '[{"user": "a", "tags": "administrator"}]', "'tags'"),
         ("parse_users", '[{"user": "a", "tags": [1]}]', "'tags' as a list of strings"),
-        ("parse_users", rec("empty.txt"), "printed nothing"),
         ("parse_vhosts", '[{"nom": "/"}]', "'name'"),
         ("parse_vhosts", "[\n", "not complete JSON"),
         ("parse_permissions", '[{"user": "a", "configure": ".*"}]', "'write'"),
-        ("parse_policies", rec("list_policies-bad-definition.json"), "definition of queue-limits"),
         ("parse_policies", '[{"vhost": "/", "name": "p", "pattern": "x", "apply-to": "all", "definition": "[]", '
          '"priority": 0}]', "definition of p as a JSON object"),
         ("parse_queues", '{"orders": 3}', "a list of objects with 'name'"),
-        ("parse_password_hashes", rec("export_definitions-truncated.json"), "not complete JSON"),
         ("parse_password_hashes", '{"users": {}}', "'users' as a list"),
         ("parse_password_hashes", '{"users": [{"name": "a", "password_hash": null}]}', "'users' as a list"),
     ],
@@ -162,18 +199,20 @@ def test_parsers_reject_garbage(parser: str, text: str, message: str) -> None:
 # Passwords: stdin only, hashes checked like RabbitMQ
 
 
+@per_release("export_definitions.json")
 @pytest.mark.parametrize("user", sorted(PASSWORDS))
-def test_recorded_hashes_match_the_test_passwords(user: str) -> None:
+def test_recorded_hashes_match_the_test_passwords(user: str, release: str) -> None:
     """The node hashed what it read on stdin (trailing newline dropped), with each hashing module."""
-    hashes = rabbit.parse_password_hashes(rec("export_definitions.json"))
+    hashes = rabbit.parse_password_hashes(rec("export_definitions.json", release))
     entry = hashes[user]
     assert rabbit.password_matches(PASSWORDS[user], entry["password_hash"], entry["hashing_algorithm"])
     assert not rabbit.password_matches(PASSWORDS[user] + "\n", entry["password_hash"], entry["hashing_algorithm"])
     assert not rabbit.password_matches("wrong", entry["password_hash"], entry["hashing_algorithm"])
 
 
-def test_recorded_hashing_algorithms() -> None:
-    hashes = rabbit.parse_password_hashes(rec("export_definitions.json"))
+@per_release("export_definitions.json")
+def test_recorded_hashing_algorithms(release: str) -> None:
+    hashes = rabbit.parse_password_hashes(rec("export_definitions.json", release))
     assert hashes["openstack"]["hashing_algorithm"] == "rabbit_password_hashing_sha256"
     assert hashes["legacy512"]["hashing_algorithm"] == "rabbit_password_hashing_sha512"
     assert hashes["legacymd5"]["hashing_algorithm"] == "rabbit_password_hashing_md5"
@@ -256,8 +295,9 @@ def test_character_names_controls_and_unnamed_ones() -> None:
 # Tool output, cluster decisions
 
 
-def test_scrub_hides_the_cookie_hash_and_colours() -> None:
-    stderr = err("err-node-down.json")["stderr"]
+@per_release("err-node-down.json")
+def test_scrub_hides_the_cookie_hash_and_colours(release: str) -> None:
+    stderr = err("err-node-down.json", release)["stderr"]
     assert "Erlang cookie hash: " in stderr
     scrubbed = rabbit.scrub(stderr)
     assert "Erlang cookie hash: ******" in scrubbed and "\x1b[" not in scrubbed
@@ -265,8 +305,9 @@ def test_scrub_hides_the_cookie_hash_and_colours() -> None:
     assert rabbit.scrub("\x1b[1mError:\x1b[0m start it\n") == "Error: start it"
 
 
-def test_health_problems_default_to_every_member() -> None:
-    status = rabbit.parse_cluster_status(rec("cluster_status-stopped-member.json"))
+@per_release("cluster_status-stopped-member.json")
+def test_health_problems_default_to_every_member(release: str) -> None:
+    status = rabbit.parse_cluster_status(rec("cluster_status-stopped-member.json", release))
     assert rabbit.health_problems(status) == [
         "rabbit3@localhost is a cluster member but is not running: start it (systemctl start rabbitmq-server, "
         "or rabbitmqctl start_app if only its app was stopped)."
@@ -283,10 +324,11 @@ def test_waiting_for() -> None:
     assert rabbit.waiting_for(nodes, {"running_nodes": nodes, "partitions": []}) == []
 
 
-def test_busy_queues() -> None:
+@per_release("list_queues-messages.json", "list_queues-empty.json")
+def test_busy_queues(release: str) -> None:
     queues = {
-        "/": rabbit.parse_queues(rec("list_queues-messages.json")),
-        "empty": rabbit.parse_queues(rec("list_queues-empty.json")),
+        "/": rabbit.parse_queues(rec("list_queues-messages.json", release)),
+        "empty": rabbit.parse_queues(rec("list_queues-empty.json", release)),
         "odd": {"q": {"messages": ""}},
     }
     assert rabbit.busy_queues(queues) == [
@@ -335,9 +377,10 @@ def test_permission_spec() -> None:
             rabbit.permission_spec("/", bad)
 
 
-def test_user_changes() -> None:
-    users = rabbit.parse_users(rec("list_users.json"))
-    held = rabbit.parse_permissions(rec("list_permissions-openstack.json"))
+@per_release("list_users.json", "list_permissions-openstack.json")
+def test_user_changes(release: str) -> None:
+    users = rabbit.parse_users(rec("list_users.json", release))
+    held = rabbit.parse_permissions(rec("list_permissions-openstack.json", release))
     assert rabbit.user_changes("newbie", None, False, ["monitoring"], {"openstack": [".*", ".*", ".*"]}, {}) == {
         "user": {"old": None, "new": "newbie"},
         "tags": {"old": [], "new": ["monitoring"]},
@@ -351,8 +394,9 @@ def test_user_changes() -> None:
     }
 
 
-def test_wanted_policy_compares_as_rabbitmqctl_gives_it_back() -> None:
-    live = rabbit.parse_policies(rec("list_policies-openstack.json"))["queue-limits"]
+@per_release("list_policies-openstack.json")
+def test_wanted_policy_compares_as_rabbitmqctl_gives_it_back(release: str) -> None:
+    live = rabbit.parse_policies(rec("list_policies-openstack.json", release))["queue-limits"]
     want = rabbit.wanted_policy("^(?!amq\\.).*", {"overflow": "reject-publish", "max-length": 10000}, "0", "queues")
     assert want == {key: live[key] for key in want}
     assert rabbit.wanted_policy("^", {"ha-params": (1, 2)}, 1, "all")["definition"] == {"ha-params": [1, 2]}

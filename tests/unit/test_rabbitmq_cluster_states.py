@@ -20,7 +20,7 @@ import pytest
 from tests.unit.loader import library, load
 from tests.unit.test_rabbitmq_cluster import RABBIT, FakeCtl, assert_no_secret, err, rec
 from tests.unit.test_rabbitmq_cluster import mod as execmod
-from tests.unit.test_rabbitmq_cluster_library import HOSTILE
+from tests.unit.test_rabbitmq_cluster_library import HOSTILE, per_release
 
 states = load("_states", "rabbitmq_cluster")
 common = library("prereqos_common")
@@ -283,17 +283,18 @@ def test_cookie_unreadable(tmp_path: Path, opts: dict, ctl: FakeCtl) -> None:
 # joined
 
 
-def cluster(status: str, node: int, ctl: FakeCtl) -> FakeCtl:
-    return ctl.add("cluster_status", rec(status)).add("status", rec(f"status-rabbit{node}.json"))
+def cluster(status: str, node: int, ctl: FakeCtl, release: str) -> FakeCtl:
+    return ctl.add("cluster_status", rec(status, release)).add("status", rec(f"status-rabbit{node}.json", release))
 
 
-def standalone(ctl: FakeCtl, queues: str = "list_queues-empty.json") -> FakeCtl:
-    cluster("cluster_status-standalone.json", 1, ctl)
-    return ctl.add("list_vhosts", rec("list_vhosts-standalone.json")).add("list_queues", rec(queues))
+def standalone(ctl: FakeCtl, release: str, queues: str = "list_queues-empty.json") -> FakeCtl:
+    cluster("cluster_status-standalone.json", 1, ctl, release)
+    return ctl.add("list_vhosts", rec("list_vhosts-standalone.json", release)).add("list_queues", rec(queues, release))
 
 
-def test_joined_member_is_a_no_op(opts: dict, ctl: FakeCtl) -> None:
-    cluster("cluster_status-3nodes.json", 2, ctl)
+@per_release("cluster_status-3nodes.json", "status-rabbit2.json")
+def test_joined_member_is_a_no_op(opts: dict, ctl: FakeCtl, release: str) -> None:
+    cluster("cluster_status-3nodes.json", 2, ctl, release)
     ret = check(states.joined(RABBIT(1)), ctl, True)
     assert (
         ret["changes"] == {} and ret["comment"] == "rabbit2@localhost is already in the cluster of rabbit1@localhost."
@@ -301,8 +302,11 @@ def test_joined_member_is_a_no_op(opts: dict, ctl: FakeCtl) -> None:
     assert writes(ctl) == []
 
 
-def test_joined_test_mode(opts: dict, ctl: FakeCtl) -> None:
-    standalone(ctl)
+@per_release(
+    "cluster_status-standalone.json", "status-rabbit1.json", "list_vhosts-standalone.json", "list_queues-empty.json"
+)
+def test_joined_test_mode(opts: dict, ctl: FakeCtl, release: str) -> None:
+    standalone(ctl, release)
     opts["test"] = True
     ret = check(states.joined(RABBIT(2)), ctl, None)
     assert ret["changes"] == {
@@ -311,10 +315,19 @@ def test_joined_test_mode(opts: dict, ctl: FakeCtl) -> None:
     assert writes(ctl) == []
 
 
-def test_joined_joins(opts: dict, ctl: FakeCtl) -> None:
-    standalone(ctl)
-    before = rec("cluster_status-standalone.json")
-    ctl.add("cluster_status", [before, before, rec("cluster_status-3nodes.json")])  # state check, join check, after
+@per_release(
+    "cluster_status-standalone.json",
+    "cluster_status-3nodes.json",
+    "status-rabbit1.json",
+    "list_vhosts-standalone.json",
+    "list_queues-empty.json",
+)
+def test_joined_joins(opts: dict, ctl: FakeCtl, release: str) -> None:
+    standalone(ctl, release)
+    before = rec("cluster_status-standalone.json", release)
+    ctl.add(
+        "cluster_status", [before, before, rec("cluster_status-3nodes.json", release)]
+    )  # state check, join check, after
     ctl.add("stop_app", "").add("join_cluster", "").add("start_app", "")
     ret = check(states.joined(RABBIT(2)), ctl, True)
     assert ret["changes"] == {"members": {"old": [RABBIT(1)], "new": NODES}}
@@ -322,34 +335,59 @@ def test_joined_joins(opts: dict, ctl: FakeCtl) -> None:
 
 
 @pytest.mark.parametrize("test_mode", [False, True])
-def test_joined_refusals(opts: dict, ctl: FakeCtl, test_mode: bool) -> None:
+@per_release(
+    "cluster_status-3nodes.json",
+    "status-rabbit2.json",
+    "cluster_status-standalone.json",
+    "status-rabbit1.json",
+    "list_vhosts-standalone.json",
+    "list_queues-messages.json",
+)
+def test_joined_refusals(opts: dict, ctl: FakeCtl, test_mode: bool, release: str) -> None:
     opts["test"] = test_mode
-    cluster("cluster_status-3nodes.json", 2, ctl)
+    cluster("cluster_status-3nodes.json", 2, ctl, release)
     ret = check(states.joined("rabbit@elsewhere"), ctl, False)
     assert "will not be reset" in ret["comment"]
-    standalone(ctl, "list_queues-messages.json")
+    standalone(ctl, release, "list_queues-messages.json")
     ret = check(states.joined(RABBIT(2)), ctl, False)
     assert "queue 'orders' in vhost '/' (messages: 3)" in ret["comment"]
     assert writes(ctl) == []
 
 
-def test_joined_by_someone_else_meanwhile(opts: dict, ctl: FakeCtl) -> None:
-    standalone(ctl)
-    ctl.add("cluster_status", [rec("cluster_status-standalone.json"), rec("cluster_status-3nodes.json")])
+@per_release(
+    "cluster_status-standalone.json",
+    "cluster_status-3nodes.json",
+    "status-rabbit1.json",
+    "list_vhosts-standalone.json",
+    "list_queues-empty.json",
+)
+def test_joined_by_someone_else_meanwhile(opts: dict, ctl: FakeCtl, release: str) -> None:
+    standalone(ctl, release)
+    ctl.add(
+        "cluster_status", [rec("cluster_status-standalone.json", release), rec("cluster_status-3nodes.json", release)]
+    )
     ret = check(states.joined(RABBIT(2)), ctl, True)
     assert ret["changes"] == {} and writes(ctl) == []
 
 
-def test_joined_join_fails(opts: dict, ctl: FakeCtl) -> None:
-    standalone(ctl)
-    ctl.add("stop_app", "").add("join_cluster", err("err-join-unreachable.json")).add("start_app", "")
+@per_release(
+    "err-join-unreachable.json",
+    "cluster_status-standalone.json",
+    "status-rabbit1.json",
+    "list_vhosts-standalone.json",
+    "list_queues-empty.json",
+)
+def test_joined_join_fails(opts: dict, ctl: FakeCtl, release: str) -> None:
+    standalone(ctl, release)
+    ctl.add("stop_app", "").add("join_cluster", err("err-join-unreachable.json", release)).add("start_app", "")
     ret = check(states.joined("rabbit9@localhost"), ctl, False)
     assert ret["comment"].startswith("rabbit1@localhost could not join rabbit9@localhost (its app was started again): ")
     assert ret["changes"] == {}
 
 
-def test_joined_node_down(opts: dict, ctl: FakeCtl) -> None:
-    ctl.add("cluster_status", err("err-node-down.json"))
+@per_release("err-node-down.json")
+def test_joined_node_down(opts: dict, ctl: FakeCtl, release: str) -> None:
+    ctl.add("cluster_status", err("err-node-down.json", release))
     ret = check(states.joined(RABBIT(1)), ctl, False)
     assert ret["comment"].startswith("Cannot read the local RabbitMQ node's state: rabbitmqctl cluster_status failed")
 
@@ -367,33 +405,45 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
 
 
 @pytest.mark.parametrize("test_mode", [False, True])
-def test_running_nodes_already_met(opts: dict, ctl: FakeCtl, clock: Clock, test_mode: bool) -> None:
+@per_release("cluster_status-3nodes.json", "status-rabbit1.json")
+def test_running_nodes_already_met(opts: dict, ctl: FakeCtl, clock: Clock, test_mode: bool, release: str) -> None:
     opts["test"] = test_mode
-    cluster("cluster_status-3nodes.json", 1, ctl)
+    cluster("cluster_status-3nodes.json", 1, ctl, release)
     ret = check(states.running_nodes("gate", NODES), ctl, True)
     assert ret["changes"] == {} and clock.sleeps == []
 
 
-def test_running_nodes_waits_until_met(opts: dict, ctl: FakeCtl, clock: Clock) -> None:
-    cluster("cluster_status-3nodes.json", 1, ctl)
+@per_release(
+    "err-app-stopped.json", "cluster_status-stopped-member.json", "cluster_status-3nodes.json", "status-rabbit1.json"
+)
+def test_running_nodes_waits_until_met(opts: dict, ctl: FakeCtl, clock: Clock, release: str) -> None:
+    cluster("cluster_status-3nodes.json", 1, ctl, release)
     ctl.add(
         "cluster_status",
-        [err("err-app-stopped.json"), rec("cluster_status-stopped-member.json"), rec("cluster_status-3nodes.json")],
+        [
+            err("err-app-stopped.json", release),
+            rec("cluster_status-stopped-member.json", release),
+            rec("cluster_status-3nodes.json", release),
+        ],
     )
     ret = check(states.running_nodes("gate", NODES, timeout=60), ctl, True)
     assert clock.sleeps == [2, 2] and ret["changes"] == {}
 
 
-def test_running_nodes_test_mode_reports_what_it_would_wait_for(opts: dict, ctl: FakeCtl, clock: Clock) -> None:
+@per_release("cluster_status-stopped-member.json", "status-rabbit1.json")
+def test_running_nodes_test_mode_reports_what_it_would_wait_for(
+    opts: dict, ctl: FakeCtl, clock: Clock, release: str
+) -> None:
     opts["test"] = True
-    cluster("cluster_status-stopped-member.json", 1, ctl)
+    cluster("cluster_status-stopped-member.json", 1, ctl, release)
     ret = check(states.running_nodes("gate", NODES, timeout=120), ctl, None)
     assert ret["comment"] == "Would wait up to 120 s for not running yet: rabbit3@localhost."
     assert clock.sleeps == [] and ret["changes"] == {}
 
 
-def test_running_nodes_deadline_with_partition(opts: dict, ctl: FakeCtl, clock: Clock) -> None:
-    cluster("cluster_status-partition-all-running.json", 1, ctl)
+@per_release("cluster_status-partition-all-running.json", "status-rabbit1.json")
+def test_running_nodes_deadline_with_partition(opts: dict, ctl: FakeCtl, clock: Clock, release: str) -> None:
+    cluster("cluster_status-partition-all-running.json", 1, ctl, release)
     ret = check(states.running_nodes("gate", NODES, timeout=10), ctl, False)
     assert ret["comment"].startswith(
         "After 10 s, partition reported by: rabbit1@localhost. Running: rabbit1@localhost,"
@@ -408,8 +458,9 @@ def test_running_nodes_needs_a_list(opts: dict, ctl: FakeCtl, clock: Clock, node
     assert ret["comment"].startswith("nodes must be a non-empty list of node names") and ctl.calls == []
 
 
-def test_running_nodes_deadline_node_down(opts: dict, ctl: FakeCtl, clock: Clock) -> None:
-    ctl.add("cluster_status", err("err-node-down.json"))
+@per_release("err-node-down.json")
+def test_running_nodes_deadline_node_down(opts: dict, ctl: FakeCtl, clock: Clock, release: str) -> None:
+    ctl.add("cluster_status", err("err-node-down.json", release))
     ret = check(states.running_nodes("gate", NODES, timeout=4), ctl, False)
     assert ret["comment"].startswith(
         "After 4 s, not running yet: rabbit1@localhost, rabbit2@localhost, rabbit3@localhost. Running: none. "
@@ -421,8 +472,9 @@ def test_running_nodes_deadline_node_down(opts: dict, ctl: FakeCtl, clock: Clock
 # vhosts
 
 
-def test_vhost_present(opts: dict, ctl: FakeCtl) -> None:
-    ctl.add("list_vhosts", rec("list_vhosts.json")).add("add_vhost", "")
+@per_release("list_vhosts.json")
+def test_vhost_present(opts: dict, ctl: FakeCtl, release: str) -> None:
+    ctl.add("list_vhosts", rec("list_vhosts.json", release)).add("add_vhost", "")
     assert check(states.vhost_present("openstack"), ctl, True)["changes"] == {}
     opts["test"] = True
     ret = check(states.vhost_present("nova"), ctl, None)
@@ -433,8 +485,9 @@ def test_vhost_present(opts: dict, ctl: FakeCtl) -> None:
     assert ctl.argv_of("add_vhost") == ["rabbitmqctl", "add_vhost", "--", "nova"]
 
 
-def test_vhost_present_garbage(opts: dict, ctl: FakeCtl) -> None:
-    ctl.add("list_vhosts", rec("empty.txt"))
+@per_release("empty.txt")
+def test_vhost_present_garbage(opts: dict, ctl: FakeCtl, release: str) -> None:
+    ctl.add("list_vhosts", rec("empty.txt", release))
     ret = check(states.vhost_present("nova"), ctl, False)
     assert ret["comment"] == "rabbitmqctl list_vhosts printed nothing where JSON was expected" and ret["changes"] == {}
 
@@ -443,26 +496,40 @@ def test_vhost_present_garbage(opts: dict, ctl: FakeCtl) -> None:
 # users
 
 
-def users(ctl: FakeCtl) -> FakeCtl:
-    ctl.add("list_users", rec("list_users.json")).add("list_vhosts", rec("list_vhosts.json"))
-    ctl.add("list_permissions /", rec("list_permissions-root.json"))
-    ctl.add("list_permissions openstack", rec("list_permissions-openstack.json"))
-    return ctl.add("export_definitions", rec("export_definitions.json"))
+def users(ctl: FakeCtl, release: str) -> FakeCtl:
+    ctl.add("list_users", rec("list_users.json", release)).add("list_vhosts", rec("list_vhosts.json", release))
+    ctl.add("list_permissions /", rec("list_permissions-root.json", release))
+    ctl.add("list_permissions openstack", rec("list_permissions-openstack.json", release))
+    return ctl.add("export_definitions", rec("export_definitions.json", release))
 
 
 ALL = [".*", ".*", ".*"]
 OPENSTACK_KEY = "prereqos:secrets:rabbitmq_users:openstack"
 
 
-def test_user_present_in_place(opts: dict, ctl: FakeCtl) -> None:
-    users(ctl)
+@per_release(
+    "list_users.json",
+    "list_vhosts.json",
+    "list_permissions-root.json",
+    "list_permissions-openstack.json",
+    "export_definitions.json",
+)
+def test_user_present_in_place(opts: dict, ctl: FakeCtl, release: str) -> None:
+    users(ctl, release)
     ret = states.user_present("openstack", OPENSTACK_KEY, tags=[], permissions={"/": ALL, "openstack": ALL})
     assert check(ret, ctl, True)["changes"] == {} and writes(ctl) == []
     assert "export_definitions" in ctl.commands  # the password was checked
 
 
-def test_user_present_creates(opts: dict, ctl: FakeCtl) -> None:
-    users(ctl).add("add_user", "").add("set_user_tags", "").add("set_permissions", "")
+@per_release(
+    "list_users.json",
+    "list_vhosts.json",
+    "list_permissions-root.json",
+    "list_permissions-openstack.json",
+    "export_definitions.json",
+)
+def test_user_present_creates(opts: dict, ctl: FakeCtl, release: str) -> None:
+    users(ctl, release).add("add_user", "").add("set_user_tags", "").add("set_permissions", "")
     ret = states.user_present(
         "newbie", "prereqos:secrets:rabbitmq_users:newbie", tags=["monitoring"], permissions={"openstack": ALL}
     )
@@ -477,8 +544,15 @@ def test_user_present_creates(opts: dict, ctl: FakeCtl) -> None:
     assert "export_definitions" not in ctl.commands
 
 
-def test_user_present_updates_password_tags_permissions(opts: dict, ctl: FakeCtl) -> None:
-    users(ctl).add("change_password", "").add("set_user_tags", "").add("set_permissions", "")
+@per_release(
+    "list_users.json",
+    "list_vhosts.json",
+    "list_permissions-root.json",
+    "list_permissions-openstack.json",
+    "export_definitions.json",
+)
+def test_user_present_updates_password_tags_permissions(opts: dict, ctl: FakeCtl, release: str) -> None:
+    users(ctl, release).add("change_password", "").add("set_user_tags", "").add("set_permissions", "")
     ret = states.user_present(
         "monitor", "prereqos:secrets:rabbitmq_users:monitor", tags=["monitoring", "management"],
         permissions={"openstack": ["", "", ".*"], "/": ["", "", ".*"]},
@@ -492,8 +566,15 @@ def test_user_present_updates_password_tags_permissions(opts: dict, ctl: FakeCtl
     assert ctl.kwargs_of("change_password")["stdin"] == NEW_PASSWORD + "\n"
 
 
-def test_user_present_test_mode(opts: dict, ctl: FakeCtl) -> None:
-    users(ctl)
+@per_release(
+    "list_users.json",
+    "list_vhosts.json",
+    "list_permissions-root.json",
+    "list_permissions-openstack.json",
+    "export_definitions.json",
+)
+def test_user_present_test_mode(opts: dict, ctl: FakeCtl, release: str) -> None:
+    users(ctl, release)
     opts["test"] = True
     ret = states.user_present("monitor", "prereqos:secrets:rabbitmq_users:monitor", permissions={"nova": ALL})
     assert check(ret, ctl, None)["changes"] == {
@@ -512,16 +593,31 @@ def test_user_present_test_mode(opts: dict, ctl: FakeCtl) -> None:
         ({"password_pillar": OPENSTACK_KEY, "permissions": {"/": ".*"}}, "must be [configure, write, read]"),
     ],
 )  # fmt: skip
-def test_user_present_errors(opts: dict, ctl: FakeCtl, kwargs: dict, message: str) -> None:
-    users(ctl)
+@per_release(
+    "list_users.json",
+    "list_vhosts.json",
+    "list_permissions-root.json",
+    "list_permissions-openstack.json",
+    "export_definitions.json",
+)
+def test_user_present_errors(opts: dict, ctl: FakeCtl, kwargs: dict, message: str, release: str) -> None:
+    users(ctl, release)
     ret = check(states.user_present("openstack", **kwargs), ctl, False)
     assert message in ret["comment"] and writes(ctl) == []
 
 
+@per_release(
+    "err-add_user-exists.json",
+    "list_users.json",
+    "list_vhosts.json",
+    "list_permissions-root.json",
+    "list_permissions-openstack.json",
+    "export_definitions.json",
+)
 def test_user_present_tool_error_keeps_the_password_out(
-    opts: dict, ctl: FakeCtl, monkeypatch: pytest.MonkeyPatch
+    opts: dict, ctl: FakeCtl, monkeypatch: pytest.MonkeyPatch, release: str
 ) -> None:
-    users(ctl).add("add_user", err("err-add_user-exists.json"))
+    users(ctl, release).add("add_user", err("err-add_user-exists.json", release))
     ret = check(states.user_present("newbie", "prereqos:secrets:rabbitmq_users:newbie"), ctl, False)
     assert (
         'User newbie: rabbitmqctl add_user failed (exit 70): Error:\nUser "openstack" already exists' in ret["comment"]
@@ -532,11 +628,18 @@ def test_user_present_tool_error_keeps_the_password_out(
 
 
 @pytest.mark.parametrize("password", HOSTILE)
+@per_release(
+    "list_users.json",
+    "list_vhosts.json",
+    "list_permissions-root.json",
+    "list_permissions-openstack.json",
+    "export_definitions.json",
+)
 def test_user_present_sets_a_hostile_password_intact(
-    opts: dict, ctl: FakeCtl, monkeypatch: pytest.MonkeyPatch, password: str
+    opts: dict, ctl: FakeCtl, monkeypatch: pytest.MonkeyPatch, password: str, release: str
 ) -> None:
     monkeypatch.setitem(PILLAR["prereqos"]["secrets"]["rabbitmq_users"], "newbie", password)
-    users(ctl).add("add_user", "")
+    users(ctl, release).add("add_user", "")
     ret = check(states.user_present("newbie", "prereqos:secrets:rabbitmq_users:newbie"), ctl, True)
     assert ret["changes"] == {"user": {"old": None, "new": "newbie"}}
     assert ctl.kwargs_of("add_user")["stdin"] == password + "\n"
@@ -544,12 +647,19 @@ def test_user_present_sets_a_hostile_password_intact(
 
 
 @pytest.mark.parametrize("test_mode", [False, True])
+@per_release(
+    "list_users.json",
+    "list_vhosts.json",
+    "list_permissions-root.json",
+    "list_permissions-openstack.json",
+    "export_definitions.json",
+)
 def test_user_present_refuses_what_rabbitmqctl_would_cut_naming_the_character(
-    opts: dict, ctl: FakeCtl, monkeypatch: pytest.MonkeyPatch, test_mode: bool
+    opts: dict, ctl: FakeCtl, monkeypatch: pytest.MonkeyPatch, test_mode: bool, release: str
 ) -> None:
     opts["test"] = test_mode
     monkeypatch.setitem(PILLAR["prereqos"]["secrets"]["rabbitmq_users"], "monitor", "Alpha\nBravo")
-    users(ctl)
+    users(ctl, release)
     ret = check(states.user_present("monitor", "prereqos:secrets:rabbitmq_users:monitor"), ctl, False)
     assert ret["comment"] == (
         "Nothing was changed: the password of RabbitMQ user monitor contains a line break, U+000A (LINE FEED): "
@@ -560,8 +670,9 @@ def test_user_present_refuses_what_rabbitmqctl_would_cut_naming_the_character(
     assert_no_secret("Bravo", ctl, ret)
 
 
-def test_user_absent(opts: dict, ctl: FakeCtl) -> None:
-    ctl.add("list_users", rec("list_users.json")).add("delete_user", "")
+@per_release("list_users.json")
+def test_user_absent(opts: dict, ctl: FakeCtl, release: str) -> None:
+    ctl.add("list_users", rec("list_users.json", release)).add("delete_user", "")
     assert check(states.user_absent("nobody"), ctl, True)["changes"] == {}
     opts["test"] = True
     assert check(states.user_absent("guest"), ctl, None)["changes"] == {"user": {"old": "guest", "new": None}}
@@ -571,8 +682,11 @@ def test_user_absent(opts: dict, ctl: FakeCtl) -> None:
     assert ctl.argv_of("delete_user") == ["rabbitmqctl", "delete_user", "--", "guest"]
 
 
-def test_user_absent_tool_error(opts: dict, ctl: FakeCtl) -> None:
-    ctl.add("list_users", rec("list_users.json")).add("delete_user", err("err-delete_user-missing.json"))
+@per_release("list_users.json", "err-delete_user-missing.json")
+def test_user_absent_tool_error(opts: dict, ctl: FakeCtl, release: str) -> None:
+    ctl.add("list_users", rec("list_users.json", release)).add(
+        "delete_user", err("err-delete_user-missing.json", release)
+    )
     ret = check(states.user_absent("guest"), ctl, False)
     assert "does not exist" in ret["comment"] and ret["changes"] == {}
 
@@ -583,14 +697,16 @@ def test_user_absent_tool_error(opts: dict, ctl: FakeCtl) -> None:
 LIMITS = {"max-length": 10000, "overflow": "reject-publish"}
 
 
-def test_policy_present_in_place(opts: dict, ctl: FakeCtl) -> None:
-    ctl.add("list_policies", rec("list_policies-openstack.json"))
+@per_release("list_policies-openstack.json")
+def test_policy_present_in_place(opts: dict, ctl: FakeCtl, release: str) -> None:
+    ctl.add("list_policies", rec("list_policies-openstack.json", release))
     ret = states.policy_present("queue-limits", "^(?!amq\\.).*", LIMITS, apply_to="queues", vhost="openstack")
     assert check(ret, ctl, True)["changes"] == {} and writes(ctl) == []
 
 
-def test_policy_present_changes(opts: dict, ctl: FakeCtl) -> None:
-    ctl.add("list_policies", rec("list_policies-openstack.json")).add("set_policy", "")
+@per_release("list_policies-openstack.json")
+def test_policy_present_changes(opts: dict, ctl: FakeCtl, release: str) -> None:
+    ctl.add("list_policies", rec("list_policies-openstack.json", release)).add("set_policy", "")
     opts["test"] = True
     ret = states.policy_present(
         "queue-limits", "^(?!amq\\.).*", LIMITS, priority=1, apply_to="queues", vhost="openstack"
@@ -609,19 +725,25 @@ def test_policy_present_changes(opts: dict, ctl: FakeCtl) -> None:
     ]  # fmt: skip
 
 
-def test_policy_present_new_and_errors(opts: dict, ctl: FakeCtl) -> None:
-    ctl.add("list_policies", rec("list_policies-root.json")).add("set_policy", "")
+@per_release("list_policies-root.json", "list_policies-bad-definition.json", "list_vhosts.json")
+def test_policy_present_new_and_errors(opts: dict, ctl: FakeCtl, release: str) -> None:
+    ctl.add("list_policies", rec("list_policies-root.json", release)).add("set_policy", "")
     ret = check(states.policy_present("ttl", ".*", {"message-ttl": 60000}), ctl, True)
     assert ret["changes"]["policy"]["old"] is None
     ret = check(states.policy_present("ttl", ".*", "message-ttl=60000"), ctl, False)
     assert "definition must be a mapping" in ret["comment"]
-    ctl.add("list_policies", rec("list_policies-bad-definition.json")).add("list_vhosts", rec("list_vhosts.json"))
+    ctl.add("list_policies", rec("list_policies-bad-definition.json", release)).add(
+        "list_vhosts", rec("list_vhosts.json", release)
+    )
     ret = check(states.policy_present("ttl", ".*", {"message-ttl": 60000}), ctl, False)
     assert "Policy ttl in vhost /: rabbitmqctl list_policies (definition of queue-limits)" in ret["comment"]
 
 
-def test_policies_of_a_vhost_not_created_yet(opts: dict, ctl: FakeCtl) -> None:
-    ctl.add("list_policies", err("err-list_policies-no-vhost.json")).add("list_vhosts", rec("list_vhosts.json"))
+@per_release("err-list_policies-no-vhost.json", "list_vhosts.json")
+def test_policies_of_a_vhost_not_created_yet(opts: dict, ctl: FakeCtl, release: str) -> None:
+    ctl.add("list_policies", err("err-list_policies-no-vhost.json", release)).add(
+        "list_vhosts", rec("list_vhosts.json", release)
+    )
     opts["test"] = True
     ret = check(states.policy_present("ttl", ".*", {"message-ttl": 60000}, vhost="nova"), ctl, None)
     assert ret["changes"]["policy"]["old"] is None  # vhost_present would create it first
@@ -635,15 +757,17 @@ def test_policies_of_a_vhost_not_created_yet(opts: dict, ctl: FakeCtl) -> None:
     assert writes(ctl) == []
 
 
-def test_policies_read_error_of_an_existing_vhost(opts: dict, ctl: FakeCtl) -> None:
-    ctl.add("list_policies", err("err-node-down.json")).add("list_vhosts", rec("list_vhosts.json"))
+@per_release("err-node-down.json", "list_vhosts.json")
+def test_policies_read_error_of_an_existing_vhost(opts: dict, ctl: FakeCtl, release: str) -> None:
+    ctl.add("list_policies", err("err-node-down.json", release)).add("list_vhosts", rec("list_vhosts.json", release))
     ret = check(states.policy_present("ttl", ".*", {"message-ttl": 60000}, vhost="openstack"), ctl, False)
     assert "Policy ttl in vhost openstack: rabbitmqctl list_policies failed (exit 69)" in ret["comment"]
     assert "(exit 69)" in check(states.policy_absent("ttl", "openstack"), ctl, False)["comment"]
 
 
-def test_policy_absent(opts: dict, ctl: FakeCtl) -> None:
-    ctl.add("list_policies", rec("list_policies-openstack.json")).add("clear_policy", "")
+@per_release("list_policies-openstack.json", "err-clear_policy-missing.json")
+def test_policy_absent(opts: dict, ctl: FakeCtl, release: str) -> None:
+    ctl.add("list_policies", rec("list_policies-openstack.json", release)).add("clear_policy", "")
     assert check(states.policy_absent("nope", "openstack"), ctl, True)["changes"] == {}
     opts["test"] = True
     ret = check(states.policy_absent("alt-exchange", "openstack"), ctl, None)
@@ -652,5 +776,5 @@ def test_policy_absent(opts: dict, ctl: FakeCtl) -> None:
     opts["test"] = False
     check(states.policy_absent("alt-exchange", "openstack"), ctl, True)
     assert ctl.argv_of("clear_policy") == ["rabbitmqctl", "clear_policy", "-p", "openstack", "--", "alt-exchange"]
-    ctl.add("clear_policy", err("err-clear_policy-missing.json"))
+    ctl.add("clear_policy", err("err-clear_policy-missing.json", release))
     assert "Parameter does not exist" in check(states.policy_absent("alt-exchange", "openstack"), ctl, False)["comment"]
