@@ -5,7 +5,7 @@
     clusters: the bootstrap node first, then the others one at a time, each
     gated on health; 5. the final health gate. Re-running changes nothing. #}
 {%- set orchestration = "orch.prereqos" %}
-{%- from "orch/site.jinja" import ids, first, others, pacemaker, forward with context %}
+{%- from "orch/site.jinja" import ids, first, others, pacemaker, public_pillar with context %}
 
 {#- Our modules must be on every controller before anything renders there,
     under test=True too: prereqos.sync syncs them while it renders (a
@@ -15,14 +15,14 @@ prereqos-sync-modules:
     - tgt: {{ ids | json }}
     - tgt_type: list
     - sls: prereqos.sync
-    - pillar: {{ forward | json }}
+    - pillar: {{ public_pillar | json }}
 
 prereqos-preflight:
   salt.state:
     - tgt: {{ ids | json }}
     - tgt_type: list
     - sls: prereqos.preflight
-    - pillar: {{ forward | json }}
+    - pillar: {{ public_pillar | json }}
     - require:
       - salt: prereqos-sync-modules
 
@@ -37,7 +37,7 @@ prereqos-deploy:
       - prereqos.galera
       - prereqos.buildenv
       - prereqos.openrc
-    - pillar: {{ forward | json }}
+    - pillar: {{ public_pillar | json }}
     - require:
       - salt: prereqos-preflight
 
@@ -47,7 +47,7 @@ prereqos-pacemaker-resources:
   salt.state:
     - tgt: {{ first }}
     - sls: prereqos.ha.resources
-    - pillar: {{ forward | json }}
+    - pillar: {{ public_pillar | json }}
     - require:
       - salt: prereqos-deploy
 {%- endif %}
@@ -59,7 +59,7 @@ prereqos-rabbitmq-join-{{ node }}:
   salt.state:
     - tgt: {{ node }}
     - sls: prereqos.rabbitmq.join
-    - pillar: {{ forward | json }}
+    - pillar: {{ public_pillar | json }}
     - require:
       - salt: {{ chain.previous }}
 {%- set chain.previous = "prereqos-rabbitmq-join-" ~ node %}
@@ -69,7 +69,7 @@ prereqos-rabbitmq-setup:
   salt.state:
     - tgt: {{ first }}
     - sls: prereqos.rabbitmq.setup
-    - pillar: {{ forward | json }}
+    - pillar: {{ public_pillar | json }}
     - require:
       - salt: {{ chain.previous }}
 
@@ -83,7 +83,7 @@ prereqos-galera-survey-{{ node }}:
     - tgt: {{ ids | json }}
     - tgt_type: list
     - sls: prereqos.galera.survey
-    - pillar: {{ forward | json }}
+    - pillar: {{ public_pillar | json }}
     - require:
       - salt: {{ chain.previous }}
 
@@ -91,7 +91,7 @@ prereqos-galera-{{ node }}:
   salt.state:
     - tgt: {{ node }}
     - sls: {{ "prereqos.galera.setup" if node == first else "prereqos.galera.cluster" }}
-    - pillar: {{ forward | json }}
+    - pillar: {{ public_pillar | json }}
     - require:
       - salt: prereqos-galera-survey-{{ node }}
 {%- set chain.previous = "prereqos-galera-" ~ node %}
@@ -102,7 +102,7 @@ prereqos-health:
     - tgt: {{ ids | json }}
     - tgt_type: list
     - sls: prereqos.health
-    - pillar: {{ forward | json }}
+    - pillar: {{ public_pillar | json }}
     - require:
       - salt: {{ chain.previous }}
 {%- if pacemaker %}

@@ -9,7 +9,7 @@
     the others join one at a time, RabbitMQ is checked as a cluster, the
     final health gate. #}
 {%- set orchestration = "orch.prereqos_recover" %}
-{%- from "orch/site.jinja" import ids, forward with context %}
+{%- from "orch/site.jinja" import ids, public_pillar with context %}
 
 include:
   - orch.prereqos
@@ -21,7 +21,7 @@ prereqos-recover-sync-modules:
     - tgt: {{ ids | json }}
     - tgt_type: list
     - sls: prereqos.sync
-    - pillar: {{ forward | json }}
+    - pillar: {{ public_pillar | json }}
     - expect_minions: false
 
 prereqos-recover-survey:
@@ -29,7 +29,7 @@ prereqos-recover-survey:
     - tgt: {{ ids | json }}
     - tgt_type: list
     - sls: prereqos.galera.recover_survey
-    - pillar: {{ forward | json }}
+    - pillar: {{ public_pillar | json }}
     - expect_minions: false
     - require:
       - salt: prereqos-recover-sync-modules
@@ -39,7 +39,7 @@ prereqos-recover-bootstrap:
     - tgt: {{ ids | json }}
     - tgt_type: list
     - sls: prereqos.galera.recover
-    - pillar: {{ forward | json }}
+    - pillar: {{ public_pillar | json }}
     - expect_minions: false
     - require:
       - salt: prereqos-recover-survey
