@@ -506,14 +506,17 @@ def users(ctl: FakeCtl, release: str) -> FakeCtl:
 ALL = [".*", ".*", ".*"]
 OPENSTACK_KEY = "prereqos:secrets:rabbitmq_users:openstack"
 
-
-@per_release(
+# What user_present reads: users, vhosts, permissions and the password hashes.
+USER_FIXTURES = (
     "list_users.json",
     "list_vhosts.json",
     "list_permissions-root.json",
     "list_permissions-openstack.json",
     "export_definitions.json",
 )
+
+
+@per_release(*USER_FIXTURES)
 def test_user_present_in_place(opts: dict, ctl: FakeCtl, release: str) -> None:
     users(ctl, release)
     ret = states.user_present("openstack", OPENSTACK_KEY, tags=[], permissions={"/": ALL, "openstack": ALL})
@@ -521,13 +524,7 @@ def test_user_present_in_place(opts: dict, ctl: FakeCtl, release: str) -> None:
     assert "export_definitions" in ctl.commands  # the password was checked
 
 
-@per_release(
-    "list_users.json",
-    "list_vhosts.json",
-    "list_permissions-root.json",
-    "list_permissions-openstack.json",
-    "export_definitions.json",
-)
+@per_release(*USER_FIXTURES)
 def test_user_present_creates(opts: dict, ctl: FakeCtl, release: str) -> None:
     users(ctl, release).add("add_user", "").add("set_user_tags", "").add("set_permissions", "")
     ret = states.user_present(
@@ -544,13 +541,7 @@ def test_user_present_creates(opts: dict, ctl: FakeCtl, release: str) -> None:
     assert "export_definitions" not in ctl.commands
 
 
-@per_release(
-    "list_users.json",
-    "list_vhosts.json",
-    "list_permissions-root.json",
-    "list_permissions-openstack.json",
-    "export_definitions.json",
-)
+@per_release(*USER_FIXTURES)
 def test_user_present_updates_password_tags_permissions(opts: dict, ctl: FakeCtl, release: str) -> None:
     users(ctl, release).add("change_password", "").add("set_user_tags", "").add("set_permissions", "")
     ret = states.user_present(
@@ -566,13 +557,7 @@ def test_user_present_updates_password_tags_permissions(opts: dict, ctl: FakeCtl
     assert ctl.kwargs_of("change_password")["stdin"] == NEW_PASSWORD + "\n"
 
 
-@per_release(
-    "list_users.json",
-    "list_vhosts.json",
-    "list_permissions-root.json",
-    "list_permissions-openstack.json",
-    "export_definitions.json",
-)
+@per_release(*USER_FIXTURES)
 def test_user_present_test_mode(opts: dict, ctl: FakeCtl, release: str) -> None:
     users(ctl, release)
     opts["test"] = True
@@ -593,13 +578,7 @@ def test_user_present_test_mode(opts: dict, ctl: FakeCtl, release: str) -> None:
         ({"password_pillar": OPENSTACK_KEY, "permissions": {"/": ".*"}}, "must be [configure, write, read]"),
     ],
 )  # fmt: skip
-@per_release(
-    "list_users.json",
-    "list_vhosts.json",
-    "list_permissions-root.json",
-    "list_permissions-openstack.json",
-    "export_definitions.json",
-)
+@per_release(*USER_FIXTURES)
 def test_user_present_errors(opts: dict, ctl: FakeCtl, kwargs: dict, message: str, release: str) -> None:
     users(ctl, release)
     ret = check(states.user_present("openstack", **kwargs), ctl, False)
@@ -628,13 +607,7 @@ def test_user_present_tool_error_keeps_the_password_out(
 
 
 @pytest.mark.parametrize("password", HOSTILE)
-@per_release(
-    "list_users.json",
-    "list_vhosts.json",
-    "list_permissions-root.json",
-    "list_permissions-openstack.json",
-    "export_definitions.json",
-)
+@per_release(*USER_FIXTURES)
 def test_user_present_sets_a_hostile_password_intact(
     opts: dict, ctl: FakeCtl, monkeypatch: pytest.MonkeyPatch, password: str, release: str
 ) -> None:
@@ -647,13 +620,7 @@ def test_user_present_sets_a_hostile_password_intact(
 
 
 @pytest.mark.parametrize("test_mode", [False, True])
-@per_release(
-    "list_users.json",
-    "list_vhosts.json",
-    "list_permissions-root.json",
-    "list_permissions-openstack.json",
-    "export_definitions.json",
-)
+@per_release(*USER_FIXTURES)
 def test_user_present_refuses_what_rabbitmqctl_would_cut_naming_the_character(
     opts: dict, ctl: FakeCtl, monkeypatch: pytest.MonkeyPatch, test_mode: bool, release: str
 ) -> None:
