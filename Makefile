@@ -19,14 +19,15 @@ CHECKER_PKGS := haproxy keepalived corosync apache2 libapache2-mod-wsgi-py3 liba
 TESTBED_PKGS := docker.io mmdebstrap
 
 .PHONY: help venv host-checkers docker-engine images images-all demo demo-down \
-        test test-all test-unit test-render test-cluster test-failover test-live lint bench bench-render clean
+        test test-all test-upgrade test-unit test-render test-cluster test-failover test-live lint bench bench-render clean
 
 help:
 	@echo "make demo          converge a local 3-controller demo cluster (VIP_MANAGER=pacemaker|keepalived, DEBIAN=13|12)"
 	@echo "make demo-down     remove the demo cluster"
 	@echo "make test          every tier: lint, unit, render, then the cluster tier (all of it on Debian 13,"
 	@echo "                   converge + re-run + test=True on Debian 12), both VIP managers"
-	@echo "make test-all      the same with every cluster scenario on every Debian release (not CI)"
+	@echo "make test-all      the same with every cluster scenario on every Debian release, and test-upgrade (not CI)"
+	@echo "make test-upgrade  a Debian 12 cluster of the previous formula release upgraded to this one"
 	@echo "make test-unit | test-render | test-cluster | test-failover | lint"
 	@echo "make bench         converge, re-run, failover and render figures -> bench/results.json, bench/results.md"
 	@echo "make bench-render  the render-scale figures only (seconds, no test bed)"
@@ -100,9 +101,16 @@ bench-render: venv
 
 test: lint test-unit test-render test-live
 
-# Every cluster scenario on every Debian release (about twice `make test`).
+# A Debian 12 cluster of the previous formula release, upgraded to this tree
+# (needs the repository's history).
+test-upgrade: images-all
+	$(PYTEST) tests/upgrade
+
+# Every cluster scenario on every Debian release, and the upgrade (about
+# twice `make test`).
 test-all: lint test-unit test-render images-all
 	PREREQOS_MATRIX=all $(PYTEST) tests/cluster
+	$(PYTEST) tests/upgrade
 
 demo: images
 	$(PY) -m tests.testbed.demo up --vip-manager $(VIP_MANAGER) --debian $(DEBIAN)

@@ -9,10 +9,12 @@ clean clone that is the commit under test.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import shutil
 import subprocess
+import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,20 +72,32 @@ class ServedRepository:
     bare: Path
 
     @classmethod
-    def create(cls, where: Path, source: Path = REPO_ROOT) -> ServedRepository:
-        """Commit ``source``'s tree (what git tracks or would track) on ``main`` and clone it bare."""
+    def create(cls, where: Path, source: Path = REPO_ROOT, release: str | None = None) -> ServedRepository:
+        """Commit ``source``'s tree (what git tracks or would track) on ``main`` and clone it bare;
+        with ``release`` (a commit of ``source``'s history), that release's tree instead."""
         worktree, bare = where / "worktree", where / "prereqos.git"
-        names = _git(source, "ls-files", "-z", "--cached", "--others", "--exclude-standard").split("\0")
-        for name in filter(None, names):
-            src = source / name
-            if src.is_file():  # a file deleted but not yet committed is listed, and skipped
-                (worktree / name).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(src, worktree / name)
+        worktree.mkdir(parents=True)
+        if release is None:
+            _copy_tree(source, worktree)
+        else:
+            _extract_release(source, release, worktree)
         _git(worktree, "init", "-q", "-b", BRANCH)
         _git(worktree, "add", "-A")
-        _git(worktree, "commit", "-q", "-m", "the tree under test")
+        _git(worktree, "commit", "-q", "-m", f"release {release}" if release else "the tree under test")
         _git(where, "clone", "-q", "--bare", str(worktree), str(bare))
         return cls(worktree=worktree, bare=bare)
+
+    def upgrade(self, source: Path = REPO_ROOT) -> str:
+        """Commit ``source``'s tree over the served one (an operator moving to the tree under
+        test), push; the new commit."""
+        for entry in self.worktree.iterdir():
+            if entry.name != ".git":
+                shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+        _copy_tree(source, self.worktree)
+        _git(self.worktree, "add", "-A")
+        _git(self.worktree, "commit", "-q", "-m", "the tree under test")
+        _git(self.worktree, "push", "-q", str(self.bare), BRANCH)
+        return self.head()
 
     def commit(self, path: str, old: str, new: str, message: str) -> str:
         """Replace the one occurrence of ``old`` in ``path`` by ``new``, commit, push; the new commit."""
@@ -99,3 +113,25 @@ class ServedRepository:
     def head(self) -> str:
         """The commit the master should serve as base."""
         return _git(self.bare, "rev-parse", BRANCH).strip()
+
+
+def _copy_tree(source: Path, worktree: Path) -> None:
+    """Copy the files of ``source`` that git tracks or would track into ``worktree``."""
+    names = _git(source, "ls-files", "-z", "--cached", "--others", "--exclude-standard").split("\0")
+    for name in filter(None, names):
+        src = source / name
+        if src.is_file():  # a file deleted but not yet committed is listed, and skipped
+            (worktree / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, worktree / name)
+
+
+def _extract_release(source: Path, release: str, worktree: Path) -> None:
+    """Write the tree of commit ``release`` of ``source``'s history into ``worktree``."""
+    result = subprocess.run(["git", "archive", release], cwd=source, capture_output=True, check=False)
+    if result.returncode != 0:
+        raise GitfsError(
+            f"release {release} is not in {source}'s history ({result.stderr.decode().strip()}): "
+            "clone the repository with its history (no --depth)"
+        )
+    with tarfile.open(fileobj=io.BytesIO(result.stdout)) as archive:
+        archive.extractall(worktree, filter="data")

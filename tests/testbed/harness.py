@@ -183,6 +183,8 @@ class Testbed:
         gitfs: the master serves the formula through gitfs, configured with the
             README's block, from a bare repository of this checkout's tree
             (:attr:`served`); otherwise through ``file_roots`` on the checkout.
+        served_release: with ``gitfs``, serve this earlier formula release (a commit
+            of the checkout's history) instead of the tree under test.
         boot_timeout: seconds for systemd to come up in every container.
         salt_timeout: seconds for the minions' keys and first ``test.ping``.
         handle_signals: turn SIGINT/SIGTERM into a clean teardown (main thread only).
@@ -199,6 +201,7 @@ class Testbed:
         image: str | None = None,
         keep: bool = False,
         gitfs: bool = False,
+        served_release: str | None = None,
         boot_timeout: float = 90,
         salt_timeout: float = 180,
         handle_signals: bool = True,
@@ -215,6 +218,7 @@ class Testbed:
         self.gitfs = gitfs
         #: the repository the master serves through gitfs (``gitfs=True``)
         self.served: ServedRepository | None = None
+        self.served_release = served_release
         self.boot_timeout = boot_timeout
         self.salt_timeout = salt_timeout
         self.handle_signals = handle_signals
@@ -303,7 +307,7 @@ class Testbed:
             for index, name in enumerate(self.network_names):
                 self.networks[name] = self._create_network(name, index)
         if self.gitfs:
-            self.served = ServedRepository.create(RUN_FILES / self.run_id / "gitfs")
+            self.served = ServedRepository.create(RUN_FILES / self.run_id / "gitfs", release=self.served_release)
         with _timed(self.timings, "containers"):
             self._create_node(MASTER, "master", MASTER_HOST)
             for i, name in enumerate(self.controllers, start=1):
@@ -617,13 +621,14 @@ class Testbed:
         """Content of the file ``path`` in ``node``."""
         return self.exec(node, ["cat", path], timeout=30, check=True).stdout
 
-    def write_pillar(self, data: Mapping[str, Any], *, refresh: bool = True) -> None:
+    def write_pillar(self, data: Mapping[str, Any], *, refresh: bool = True, secrets_everywhere: bool = False) -> None:
         """Make ``data`` the site pillar, laid out as the README says: ``prereqos:secrets``
         in ``prereqos_secrets.sls`` for the controllers only, the rest in
-        ``prereqos.sls`` for every minion and the master."""
+        ``prereqos.sls`` for every minion and the master. ``secrets_everywhere``: all
+        of it in ``prereqos.sls``, the layout of formula releases before that split."""
         site = dict(data)
         controllers_only: dict[str, Any] = {}
-        if isinstance(site.get("prereqos"), dict) and "secrets" in site["prereqos"]:
+        if not secrets_everywhere and isinstance(site.get("prereqos"), dict) and "secrets" in site["prereqos"]:
             site["prereqos"] = dict(site["prereqos"])
             controllers_only = {"prereqos": {"secrets": site["prereqos"].pop("secrets")}}
         top = {"base": {"*": ["prereqos"], ",".join(self.controllers): [{"match": "list"}, "prereqos_secrets"]}}

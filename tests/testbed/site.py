@@ -37,18 +37,20 @@ def _password() -> str:
     return f"{_token()}{HOSTILE}{_token()}"
 
 
-def random_secrets(users: list[str]) -> dict[str, Any]:
-    """Fresh secrets: nothing in the repo is ever a real credential."""
+def random_secrets(users: list[str], hostile: bool = True) -> dict[str, Any]:
+    """Fresh secrets: nothing in the repo is ever a real credential. ``hostile=False``:
+    passwords of letters and digits only (what formula releases before 2026-11-30 quoted)."""
+    password = _password if hostile else _token
     return {
         "erlang_cookie": secrets.token_hex(20),
         "corosync_authkey": base64.b64encode(secrets.token_bytes(256)).decode(),
-        "db_root_password": _password(),
+        "db_root_password": password(),
         # MariaDB's SST script reads its password with the shell's `read`, which drops backslashes.
-        "db_sst_password": _password().replace("\\", ""),
-        "haproxy_stats_password": _password(),
-        "openrc_admin_password": _password(),
+        "db_sst_password": password().replace("\\", ""),
+        "haproxy_stats_password": password(),
+        "openrc_admin_password": password(),
         # rabbitmqctl reads passwords as Latin-1: RabbitMQ passwords are ASCII.
-        "rabbitmq_users": {user: _password().encode("ascii", "ignore").decode() for user in users},
+        "rabbitmq_users": {user: password().encode("ascii", "ignore").decode() for user in users},
     }
 
 
@@ -66,15 +68,19 @@ def findable_parts(site: dict[str, Any]) -> list[str]:
     return sorted({part for value in secret_values(site) for part in re.findall(r"[A-Za-z0-9]{8,}", value)})
 
 
-def site_pillar(facts: dict[str, Any], vip_manager: str = "pacemaker") -> dict[str, Any]:
+def site_pillar(
+    facts: dict[str, Any], vip_manager: str = "pacemaker", example: str | None = None, hostile: bool = True
+) -> dict[str, Any]:
     """A complete site pillar for the test bed described by ``facts``
-    (``Testbed.site_facts()``: networks and controllers)."""
-    site = copy.deepcopy(yaml.safe_load((REPO_ROOT / "pillar.example").read_text())["prereqos"])
+    (``Testbed.site_facts()``: networks and controllers), shaped like ``example``
+    (the text of a pillar.example; default this checkout's), with :func:`random_secrets`."""
+    example = (REPO_ROOT / "pillar.example").read_text() if example is None else example
+    site = copy.deepcopy(yaml.safe_load(example)["prereqos"])
     site["networks"] = facts["networks"]
     site["controllers"] = facts["controllers"]
     site["bootstrap"] = facts["controllers"][0]["id"]
     site["vip_manager"] = vip_manager
-    site["secrets"] = random_secrets(list(site["rabbitmq"]["users"]))
+    site["secrets"] = random_secrets(list(site["rabbitmq"]["users"]), hostile)
     site["keepalived"]["router_ids"] = {}
     site["apache"]["ports"] = [80, HOSTNAME_PORT]
     site["haproxy"]["services"]["hostname"] = {

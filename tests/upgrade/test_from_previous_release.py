@@ -1,0 +1,93 @@
+"""A Debian 12 cluster converged by the previous formula release, upgraded to this one.
+
+The master serves the previous release through gitfs with the pillar laid out as
+that release's README said (secrets in the pillar of every minion and the
+master); the operator then moves the pillar's secrets to the controllers only
+(this release's layout), commits this tree to the served repository and runs
+``orch.prereqos``. That first run adds only what this release brings (the
+node's facts file, galera.cnf's ``datadir`` line, same value as MariaDB's
+default) and restarts nothing; the next one changes nothing.
+
+Runs in ``make test-upgrade`` and ``make test-all`` (not in ``make test``): it needs
+the repository's history, and a test bed of its own.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+
+from tests.testbed.clients import PROBE_DB, publish, queue_depth, write_rows
+from tests.testbed.cluster import CONFIG_FILES, MANAGER_CONFIG_FILES, Cluster, prepare_site
+from tests.testbed.gitfs import REPO_ROOT
+from tests.testbed.harness import Testbed
+from tests.testbed.site import site_pillar
+
+#: the last formula release before Debian 13 and the secrets' own pillar file
+PREVIOUS_RELEASE = "6a235b33ce3d5a9640fd002d51c2f5628b2ef433"
+GALERA_CNF = "/etc/mysql/mariadb.conf.d/99-prereqos-galera.cnf"
+#: what the first run of this release changes on every controller, and nothing else
+FIRST_RUN_CHANGES = {"prereqos-deploy/prereqos-facts", "prereqos-deploy/prereqos-galera-config"}
+PROBE_MESSAGES = 20
+PROBE_ROWS = 10
+
+#: the release the previous formula release supported
+RELEASE = "12"
+
+
+@pytest.fixture(scope="module")
+def previous() -> Iterator[Cluster]:
+    """Three Debian 12 controllers converged by the previous release, served through gitfs."""
+    example = subprocess.run(
+        ["git", "show", f"{PREVIOUS_RELEASE}:pillar.example"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    with Testbed(
+        controllers=3, networks=("srv", "api"), release=RELEASE, gitfs=True, served_release=PREVIOUS_RELEASE
+    ) as tb:
+        prepare_site(tb, "keepalived")
+        pillar = site_pillar(tb.site_facts(), "keepalived", example=example, hostile=False)
+        tb.write_pillar(pillar, secrets_everywhere=True)
+        cluster = Cluster(tb=tb, vip_manager="keepalived", pillar=pillar)
+        cluster.runs["previous"] = cluster.converge()
+        write_rows(cluster, PROBE_ROWS)
+        publish(cluster, "ctrl-2", PROBE_MESSAGES)
+        yield cluster
+
+
+def test_the_first_run_of_this_release_adds_its_files_and_restarts_nothing(previous: Cluster) -> None:
+    tb = previous.tb
+    assert tb.served is not None
+    units, configs = previous.units(), _configs(previous)
+    previous.write_pillar(previous.pillar)  # secrets to the controllers only
+    tb.served.upgrade()
+    tb.salt_run(["fileserver.update", "backend=gitfs"], check=True)
+    run = previous.converge()
+    assert {node: set(ids) for node, ids in run.changed.items()} == dict.fromkeys(
+        previous.controllers, FIRST_RUN_CHANGES
+    )
+    assert previous.units() == units
+    after = _configs(previous)
+    for node in previous.controllers:
+        before_cnf, after_cnf = configs[node].pop(GALERA_CNF), after[node].pop(GALERA_CNF)
+        added = set(after_cnf.splitlines()) - set(before_cnf.splitlines())
+        assert added == {"datadir = /var/lib/mysql"}, (node, added)
+        assert set(before_cnf.splitlines()) <= set(after_cnf.splitlines()), node
+    assert after == configs
+    assert queue_depth(previous) == PROBE_MESSAGES
+    for node in previous.controllers:
+        assert previous.sql(node, f"SELECT COUNT(*) FROM {PROBE_DB}.t").strip() == str(PROBE_ROWS), node
+
+
+def test_the_next_run_changes_nothing(previous: Cluster) -> None:
+    units = previous.units()
+    run = previous.converge()
+    assert run.changed == {}, run.changed
+    assert previous.units() == units
+
+
+def _configs(cluster: Cluster) -> dict[str, dict[str, str]]:
+    """``node -> file -> content`` of the configuration files the formula manages."""
+    files = CONFIG_FILES + MANAGER_CONFIG_FILES[cluster.vip_manager]
+    return {node: {path: cluster.tb.read_file(node, path) for path in files} for node in cluster.controllers}
