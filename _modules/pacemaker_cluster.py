@@ -35,7 +35,7 @@ __virtualname__ = "pacemaker_cluster"
 
 log = logging.getLogger(__name__)
 
-REQUIRED_BINARIES = ("crm_mon", "cibadmin")
+REQUIRED_BINARIES = ("crm_mon", "cibadmin", "crm_attribute")
 CRM_LOAD = ["crm", "--no", "--display=plain", "configure", "load", "update", "-"]
 
 
@@ -124,6 +124,43 @@ def vip_holder(resource_id: str) -> list[str]:
     if entry is None:
         raise CommandExecutionError(f"resource {resource_id} is not configured in the cluster")
     return entry["nodes"]
+
+
+def resources_on(node: str) -> list[str]:
+    """The resources active on ``node``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ctrl1 pacemaker_cluster.resources_on ctrl2
+    """
+    return sorted(rsc for rsc, entry in status()["resources"].items() if node in entry["nodes"])
+
+
+def standby(node: str, enabled: bool = True) -> bool:
+    """Put ``node`` in standby (its resources move to the other nodes and it takes none), or
+    take it out (``enabled=False``). Permanent: kept across reboots. True when it changed.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ctrl1 pacemaker_cluster.standby ctrl2
+        salt ctrl1 pacemaker_cluster.standby ctrl2 enabled=False
+    """
+    nodes = status()["nodes"]
+    if node not in nodes:
+        raise CommandExecutionError(f"{node} is not a node of this cluster ({', '.join(sorted(nodes))})")
+    if nodes[node]["standby"] == enabled:
+        return False
+    change = ["--update", "on"] if enabled else ["--delete"]
+    ret = _run(["crm_attribute", "--node", node, "--name", "standby", "--lifetime", "forever", *change])
+    if ret["retcode"] != 0:
+        raise CommandExecutionError(
+            f"crm_attribute standby failed (rc {ret['retcode']}): {ret['stderr'].strip() or ret['stdout'].strip()}"
+        )
+    return True
 
 
 def cib() -> str:

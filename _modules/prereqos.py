@@ -18,12 +18,14 @@ import time
 from typing import Any
 
 import prereqos_crypt
+import prereqos_maintenance
 import prereqos_node
 import prereqos_settings
 from salt.exceptions import CommandExecutionError
 
 # A sync may have replaced a library since this process first imported it.
 prereqos_crypt = importlib.reload(prereqos_crypt)
+prereqos_maintenance = importlib.reload(prereqos_maintenance)
 prereqos_node = importlib.reload(prereqos_node)
 prereqos_settings = importlib.reload(prereqos_settings)
 
@@ -42,11 +44,15 @@ def settings(
     pillar: dict | None = None,
     minion_id: str | None = None,
     reveal_secrets: bool = False,
+    maintenance: dict | None = None,
 ) -> dict:
     """The merged, validated and derived prereqos settings of this minion, for map.jinja.
 
     ``defaults`` is defaults.yaml, ``osmap`` the OS map's entry for this node;
-    ``pillar`` (default: this minion's ``prereqos`` pillar) is the site. Raises
+    ``pillar`` (default: this minion's ``prereqos`` pillar) is the site; the
+    controllers drained for maintenance come from this node's record, changed by
+    ``maintenance`` (the ``prereqos_maintenance`` pillar of a drain or undrain
+    step: ``{node, action}``). Raises
     listing every problem, so any prereqos SLS fails to render before a single
     state runs. Secrets are masked unless ``reveal_secrets`` (map.jinja's
     in-process render, where templates need them): a job's return is stored in
@@ -65,11 +71,34 @@ def settings(
     site = __pillar__.get("prereqos", {}) if pillar is None else pillar
     try:
         derived = prereqos_settings.settings(
-            defaults, osmap, site, __grains__.get("id") if minion_id is None else minion_id
+            defaults,
+            osmap,
+            site,
+            __grains__.get("id") if minion_id is None else minion_id,
+            drained=drained(),
+            maintenance=maintenance,
         )
     except prereqos_settings.InvalidPillar as exc:
         raise CommandExecutionError(str(exc)) from None
     return derived if reveal_secrets else prereqos_settings.without_secrets(derived)
+
+
+def drained(path: str = prereqos_maintenance.MAINTENANCE_PATH) -> list[str]:
+    """The controllers drained for maintenance, as this node's record says.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ctrl-1 prereqos.drained
+    """
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return prereqos_maintenance.parse_record(handle.read())
+    except FileNotFoundError:
+        return []
+    except (OSError, prereqos_maintenance.RecordError) as exc:
+        raise CommandExecutionError(f"cannot read {path}: {exc}") from None
 
 
 def facts(path: str = prereqos_settings.FACTS_PATH) -> dict:
@@ -119,7 +148,9 @@ def preflight(node: dict | None = None, path: str = prereqos_settings.FACTS_PATH
 def health(path: str = prereqos_settings.FACTS_PATH) -> dict:
     """This node's view of the cluster: VIPs held, haproxy servers, the VIP manager,
     RabbitMQ and Galera, checked against the facts of the last deploy. ``ok`` only
-    when every part is healthy; ``problems`` says what is not.
+    when every part is healthy and nothing is in maintenance; ``problems`` says what
+    is broken, ``maintenance`` what is out on purpose (a drained controller, a node
+    in standby, a RabbitMQ node in maintenance mode).
 
     CLI Example:
 
@@ -130,7 +161,12 @@ def health(path: str = prereqos_settings.FACTS_PATH) -> dict:
     try:
         node_facts = facts(path)
     except CommandExecutionError as exc:
-        return {"node": __grains__.get("id"), "ok": False, "problems": [str(exc)]}
+        return {"node": __grains__.get("id"), "ok": False, "problems": [str(exc)], "maintenance": []}
+    notes, problems = [], []
+    try:
+        notes = prereqos_maintenance.drained_notes(drained())
+    except CommandExecutionError as exc:
+        problems.append(str(exc))
     held = {address for addresses in _local_addresses().values() for address in addresses}
     haproxy, haproxy_error = None, None
     try:
@@ -153,7 +189,7 @@ def health(path: str = prereqos_settings.FACTS_PATH) -> dict:
         }
     parts["rabbitmq"] = _part_health("rabbitmq_cluster", expected_nodes=node_facts["rabbitmq_nodes"])
     parts["galera"] = _part_health("galera_cluster", expected_size=node_facts["galera_size"])
-    return prereqos_node.health_report(node_facts, held, haproxy, haproxy_error, parts)
+    return prereqos_node.health_report(node_facts, held, haproxy, haproxy_error, parts, problems, notes)
 
 
 def _local_addresses() -> dict[str, list[str]]:
@@ -182,16 +218,85 @@ def _arp_resolve(addresses: list[str], wait: float = 1.0) -> dict[str, str]:
         time.sleep(0.1)
 
 
+def vips_held(path: str = prereqos_settings.FACTS_PATH) -> list[str]:
+    """The site's VIPs this node holds now.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' prereqos.vips_held
+    """
+    held = {address for addresses in _local_addresses().values() for address in addresses}
+    return sorted(address for address in facts(path)["vips"].values() if address in held)
+
+
+def haproxy_servers(server: str | None = None, path: str = prereqos_settings.FACTS_PATH) -> dict:
+    """``{listener: {server: {"status", "sessions"}}}`` of this node's haproxy (runtime API);
+    with ``server`` (a controller's host name), ``{listener: {"status", "sessions"}}`` of it.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' prereqos.haproxy_servers ctrl-2
+    """
+    try:
+        stat = prereqos_node.parse_haproxy_servers(_haproxy_command(_haproxy_socket(path), "show stat"))
+    except (OSError, prereqos_node.ToolOutputError) as exc:
+        raise CommandExecutionError(f"haproxy runtime API: {exc}") from None
+    return stat if server is None else prereqos_maintenance.haproxy_servers(stat, server)
+
+
+def haproxy_set_server(server: str, state: str, path: str = prereqos_settings.FACTS_PATH) -> list[str]:
+    """Set ``server`` (a controller's host name) to ``state`` (``ready``, ``drain``, ``maint``)
+    in every listener of this node's haproxy, at run time (haproxy.cfg decides after a
+    reload); with ``maint``, also end its sessions. Returns the listeners changed.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' prereqos.haproxy_set_server ctrl-2 drain
+    """
+    if state not in ("ready", "drain", "maint"):
+        raise CommandExecutionError(f"state must be ready, drain or maint, not {state!r}")
+    socket_path = _haproxy_socket(path)
+    listeners = list(haproxy_servers(server, path))
+    for listener in listeners:
+        commands = [f"set server {listener}/{server} state {state}"]
+        if state == "maint":
+            commands.append(f"shutdown sessions server {listener}/{server}")
+        for command in commands:
+            try:
+                reply = _haproxy_command(socket_path, command).strip()
+            except OSError as exc:
+                raise CommandExecutionError(f"haproxy runtime API: {command}: {exc}") from None
+            if reply:
+                raise CommandExecutionError(f"haproxy runtime API: {command}: {reply}")
+    return listeners
+
+
+def _haproxy_socket(path: str) -> str:
+    """haproxy's admin socket, from the facts of the last deploy."""
+    return facts(path)["paths"]["haproxy_socket"]
+
+
 def _haproxy_stat(socket_path: str) -> dict[str, dict[str, str]]:
     """Server status per listener, from haproxy's runtime API."""
+    return prereqos_node.parse_haproxy_stat(_haproxy_command(socket_path, "show stat"))
+
+
+def _haproxy_command(socket_path: str, command: str) -> str:
+    """haproxy's reply to one runtime API command."""
     chunks = []
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(5)
         sock.connect(socket_path)
-        sock.sendall(b"show stat\n")
+        sock.sendall(command.encode() + b"\n")
         while chunk := sock.recv(65536):
             chunks.append(chunk)
-    return prereqos_node.parse_haproxy_stat(b"".join(chunks).decode())
+    return b"".join(chunks).decode()
 
 
 def _part_health(module: str, **kwargs: Any) -> dict[str, Any]:

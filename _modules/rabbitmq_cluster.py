@@ -32,6 +32,8 @@ __virtualname__ = "rabbitmq_cluster"
 # shell (seen on 3.10.8). So, as root, run the real CLI as the rabbitmq user ourselves, from
 # its home directory, as the wrapper intends (same cookie: runuser sets HOME to that home).
 DEBIAN_CLI = "/usr/lib/rabbitmq/bin/rabbitmqctl"
+# rabbitmq-upgrade (maintenance mode) and rabbitmq-diagnostics, beside it.
+DEBIAN_TOOLS = "/usr/lib/rabbitmq/bin"
 RABBITMQ_USER = "rabbitmq"
 RABBITMQ_HOME = "/var/lib/rabbitmq"
 # Seconds before a hung rabbitmqctl is killed (join_cluster waits on the remote node).
@@ -48,15 +50,17 @@ def __virtual__() -> str | tuple[bool, str]:
 # Running rabbitmqctl
 
 
-def _cli() -> list[str]:
-    """The argv prefix that runs rabbitmqctl without Debian's shell wrapper when we are root."""
-    if os.geteuid() == 0 and os.path.exists(DEBIAN_CLI):
-        return ["runuser", "-u", RABBITMQ_USER, "--", DEBIAN_CLI]
-    return [salt.utils.path.which("rabbitmqctl") or "rabbitmqctl"]
+def _cli(tool: str = "rabbitmqctl") -> list[str]:
+    """The argv prefix that runs ``tool`` (rabbitmqctl, rabbitmq-upgrade, rabbitmq-diagnostics)
+    without Debian's shell wrapper when we are root."""
+    real = os.path.join(DEBIAN_TOOLS, tool)
+    if os.geteuid() == 0 and os.path.exists(real):
+        return ["runuser", "-u", RABBITMQ_USER, "--", real]
+    return [salt.utils.path.which(tool) or tool]
 
 
-def _run(args: list[str], stdin: str | None = None, quiet: bool = False) -> str:
-    """Run ``rabbitmqctl args``; return its stdout, or raise with the tool's own error text.
+def _run(args: list[str], stdin: str | None = None, quiet: bool = False, tool: str = "rabbitmqctl") -> str:
+    """Run ``tool args`` (rabbitmqctl by default); return its stdout, or raise with the tool's own error text.
 
     ``stdin`` carries a secret: it is sent as is (no ``\\n`` translation) and the command's
     output is not logged; ``quiet`` also keeps the output out of the log (password hashes).
@@ -67,7 +71,7 @@ def _run(args: list[str], stdin: str | None = None, quiet: bool = False) -> str:
     if stdin is not None or quiet:
         kwargs["output_loglevel"] = "quiet"
     ret = __salt__["cmd.run_all"](
-        [*_cli(), *args],
+        [*_cli(tool), *args],
         python_shell=False,
         cwd=RABBITMQ_HOME if os.path.isdir(RABBITMQ_HOME) else None,
         timeout=CLI_TIMEOUT,
@@ -77,7 +81,7 @@ def _run(args: list[str], stdin: str | None = None, quiet: bool = False) -> str:
     if ret.get("retcode") != 0:
         detail = ret.get("stderr") or ("" if quiet else ret.get("stdout")) or "no error output"
         raise CommandExecutionError(
-            f"rabbitmqctl {args[0]} failed (exit {ret.get('retcode')}): {prereqos_rabbitmq.scrub(detail)}"
+            f"{tool} {args[0]} failed (exit {ret.get('retcode')}): {prereqos_rabbitmq.scrub(detail)}"
         )
     return ret.get("stdout") or ""
 
@@ -160,11 +164,14 @@ def join(node: str) -> dict[str, Any]:
     return {"changed": True, "node": local, "members": after["members"], "running_nodes": after["running_nodes"]}
 
 
-def health(expected_nodes: list[str] | None = None) -> dict[str, Any]:
+def health(expected_nodes: list[str] | None = None, queues: bool = True) -> dict[str, Any]:
     """Cluster health for gates and operators; never raises for a stopped node.
 
     ``ok`` only when every expected node (default: every member) is running, with no
-    partition and no alarm; ``problems`` says what is wrong, in sentences.
+    partition and no alarm, no node in maintenance mode, and every quorum queue with a
+    replica online on each expected node; ``problems`` says what is wrong, in sentences,
+    ``maintenance`` which node is in maintenance mode. ``queues=False`` skips the quorum
+    queues (a membership gate needs only the nodes).
 
     CLI Example:
 
@@ -186,16 +193,24 @@ def health(expected_nodes: list[str] | None = None) -> dict[str, Any]:
             "partitions": [],
             "alarms": [],
             "problems": [f"cannot read the cluster status of the local node: {first_line}"],
+            "maintenance": [],
         }
     problems = prereqos_rabbitmq.health_problems(status, expected_nodes)
+    if queues and status["node"] in status["running_nodes"]:
+        replicas = {vhost: queue_replicas(vhost) for vhost in list_vhosts()}
+        problems += prereqos_rabbitmq.replica_problems(
+            replicas, expected_nodes or status["members"], status["maintenance"]
+        )
+    maintenance = prereqos_rabbitmq.maintenance_notes(status)
     return {
-        "ok": not problems,
+        "ok": not problems and not maintenance,
         "node": status["node"],
         "running_nodes": status["running_nodes"],
         "members": status["members"],
         "partitions": status["partitions"],
         "alarms": status["alarms"],
         "problems": problems,
+        "maintenance": maintenance,
     }
 
 
@@ -261,6 +276,84 @@ def list_queues(vhost: str = "/") -> dict[str, dict[str, Any]]:
         salt ctrl-2 rabbitmq_cluster.list_queues /
     """
     return prereqos_rabbitmq.parse_queues(_run(["list_queues", "-p", vhost, "name", "messages", "--formatter", "json"]))
+
+
+def queue_replicas(vhost: str = "/") -> dict[str, dict[str, Any]]:
+    """``{queue: {"type", "members", "online"}}`` in ``vhost``: where each quorum queue has replicas.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ctrl-1 rabbitmq_cluster.queue_replicas /
+    """
+    argv = ["list_queues", "-p", vhost, "name", "type", "members", "online", "--formatter", "json"]
+    return prereqos_rabbitmq.parse_queue_replicas(_run(argv))
+
+
+# ---------------------------------------------------------------------------
+# Maintenance mode
+
+
+def quorum_critical() -> list[str]:
+    """The quorum queues that would lose their majority if the local node stopped (empty: none).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ctrl-2 rabbitmq_cluster.quorum_critical
+    """
+    argv = ["check_if_node_is_quorum_critical", "--formatter", "json"]
+    ret = __salt__["cmd.run_all"](
+        [*_cli("rabbitmq-diagnostics"), *argv],
+        python_shell=False,
+        cwd=RABBITMQ_HOME if os.path.isdir(RABBITMQ_HOME) else None,
+        timeout=CLI_TIMEOUT,
+        ignore_retcode=True,
+    )
+    if ret.get("retcode") == 0:
+        return []
+    try:
+        return prereqos_rabbitmq.parse_quorum_critical(ret.get("stderr") or "")
+    except CommandExecutionError:
+        detail = prereqos_rabbitmq.scrub(ret.get("stderr") or ret.get("stdout") or "no error output")
+        raise CommandExecutionError(
+            f"rabbitmq-diagnostics check_if_node_is_quorum_critical failed (exit {ret.get('retcode')}): {detail}"
+        ) from None
+
+
+def drain() -> bool:
+    """Put the local node in maintenance mode: quorum queue leaders move away, client
+    connections close, and it accepts none until :func:`revive`. True when it changed.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ctrl-2 rabbitmq_cluster.drain
+    """
+    status = cluster_status()
+    if status["node"] in status["maintenance"]:
+        return False
+    _run(["drain"], tool="rabbitmq-upgrade")
+    return True
+
+
+def revive() -> bool:
+    """Bring the local node out of maintenance mode. True when it changed.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ctrl-2 rabbitmq_cluster.revive
+    """
+    status = cluster_status()
+    if status["node"] not in status["maintenance"]:
+        return False
+    _run(["revive"], tool="rabbitmq-upgrade")
+    return True
 
 
 def check_password(name: str, password: str) -> bool:

@@ -87,7 +87,7 @@ def online(name: str, nodes: list[str], timeout: int = 180) -> dict[str, Any]:
 
     def probe() -> tuple[bool, dict[str, Any]]:
         report = __salt__["pacemaker_cluster.health"](expected_nodes=nodes)
-        return report["ok"], report
+        return not report["problems"], report  # a node in standby is online
 
     up, report = prereqos_common.wait_until(probe, 0 if __opts__["test"] else timeout, POLL_INTERVAL)
     if up:
@@ -98,6 +98,49 @@ def online(name: str, nodes: list[str], timeout: int = 180) -> dict[str, Any]:
         ret["comment"] = (
             f"Cluster not ready after {timeout}s: {'; '.join(report['problems'])}. Last status: {_describe(report)}"
         )
+    return ret
+
+
+def standby(name: str, enabled: bool, timeout: int = 120) -> dict[str, Any]:
+    """Node ``name`` is in standby (``enabled``: it runs no resource, its VIPs moved to the
+    other nodes) or takes resources again. Waits until no resource runs on a node put in
+    standby, up to ``timeout`` seconds."""
+    action = f"put {name} in standby" if enabled else f"take {name} out of standby"
+    if missing := _unavailable(name, action, changes=True):
+        return missing
+    ret: dict[str, Any] = {"name": name, "result": False, "changes": {}, "comment": ""}
+    try:
+        nodes = __salt__["pacemaker_cluster.status"]()["nodes"]
+    except CommandExecutionError as exc:
+        ret["comment"] = f"Cannot read the cluster status: {exc}"
+        return ret
+    if name not in nodes:
+        ret["comment"] = f"{name} is not a node of this cluster ({', '.join(sorted(nodes))})"
+        return ret
+    current = nodes[name]["standby"]
+    if current != enabled:
+        ret["changes"] = {"standby": {"old": current, "new": enabled}}
+        if __opts__["test"]:
+            ret.update(result=None, comment=f"Would {action}.")
+            return ret
+        try:
+            __salt__["pacemaker_cluster.standby"](name, enabled)
+        except CommandExecutionError as exc:
+            ret.update(changes={}, comment=str(exc))
+            return ret
+    if not enabled or __opts__["test"]:
+        ret.update(result=True, comment=f"{name} is {'in standby' if enabled else 'online, out of standby'}.")
+        return ret
+
+    def probe() -> tuple[bool, list[str]]:
+        running = __salt__["pacemaker_cluster.resources_on"](name)
+        return not running, running
+
+    empty, running = prereqos_common.wait_until(probe, timeout, POLL_INTERVAL)
+    if empty:
+        ret.update(result=True, comment=f"{name} is in standby and runs no resource.")
+    else:
+        ret["comment"] = f"{name} is in standby but still runs {', '.join(running)} after {timeout}s"
     return ret
 
 

@@ -1,13 +1,19 @@
-"""prereqos states: the preflight check and the health gate of the orchestration."""
+"""prereqos states: the preflight check, the health gate of the orchestration, and the
+steps of planned maintenance (drain, undrain) on one controller."""
 
 from __future__ import annotations
 
 import importlib
+import os
+from typing import Any
 
 import prereqos_common
+import prereqos_maintenance
+from salt.exceptions import CommandExecutionError
 
 # A sync may have replaced a library since this process first imported it.
 prereqos_common = importlib.reload(prereqos_common)
+prereqos_maintenance = importlib.reload(prereqos_maintenance)
 
 __virtualname__ = "prereqos"
 
@@ -32,19 +38,166 @@ def preflight(name: str, node: dict) -> dict:
 def healthy(name: str, timeout: float = 300, interval: float = 3.0) -> dict:
     """Wait until every part of this node reports healthy, or fail with why.
 
-    Under test=True the health is read once: healthy passes, anything else
-    predicts the wait.
+    Planned maintenance (a drained controller, a node in standby) does not pass by
+    waiting: it fails at once, saying so. Under test=True the health is read once:
+    healthy passes, a problem predicts the wait.
     """
     test = bool(__opts__["test"])
 
     def probe() -> tuple[bool, dict]:
         report = __salt__["prereqos.health"]()
-        return report["ok"], report
+        return report["ok"] or bool(report.get("maintenance") and not report["problems"]), report
 
-    ok, report = prereqos_common.wait_until(probe, 0 if test else timeout, interval)
+    settled, report = prereqos_common.wait_until(probe, 0 if test else timeout, interval)
     ret = {"name": name, "changes": {}, "result": True, "comment": "healthy"}
-    if not ok:
-        ret["result"] = None if test else False
-        waited = "would wait for" if test else f"not healthy after {timeout}s:"
-        ret["comment"] = f"{waited}\n" + "\n".join(report["problems"])
+    if report["ok"]:
+        return ret
+    if settled:
+        ret["result"] = False
+        ret["comment"] = "in maintenance:\n" + "\n".join(report["maintenance"])
+        return ret
+    ret["result"] = None if test else False
+    waited = "would wait for" if test else f"not healthy after {timeout}s:"
+    ret["comment"] = f"{waited}\n" + "\n".join(report["problems"] + report.get("maintenance", []))
+    return ret
+
+
+# ------------------------------------------------------------------ maintenance
+
+
+def _ret(name: str) -> dict[str, Any]:
+    return {"name": name, "changes": {}, "result": True, "comment": ""}
+
+
+def _node(node: str) -> dict[str, str]:
+    """``{"id", "hostname"}`` of controller ``node``, from the facts of the last deploy."""
+    for entry in __salt__["prereqos.facts"]()["nodes"]:
+        if entry["id"] == node:
+            return entry
+    raise CommandExecutionError(f"{node} is not a controller of this site")
+
+
+def ready_for(name: str, action: str, timeout: float = 0, interval: float = 3.0) -> dict:
+    """Go or refuse, changing nothing: can controller ``name`` be drained (``action``
+    ``drain``: this controller sees a whole, healthy cluster, no other drained node, and on
+    ``name`` no quorum queue would lose its majority) or undrained (``undrain``: ``name``
+    itself is healthy again, its maintenance aside; waits up to ``timeout`` seconds)."""
+    ret = _ret(name)
+    if action not in prereqos_maintenance.ACTIONS:
+        ret.update(result=False, comment=f"action must be drain or undrain, not {action!r}")
+        return ret
+    me = __grains__["id"]
+
+    def probe() -> tuple[bool, list[str]]:
+        report = __salt__["prereqos.health"]()
+        if action == "undrain":
+            refusals = prereqos_maintenance.undrain_refusals(name, me, report["problems"])
+        else:
+            drained = __salt__["prereqos.drained"]()
+            refusals = prereqos_maintenance.drain_refusals(
+                name, drained, report["problems"], report.get("maintenance", [])
+            )
+            if not refusals and me == name and name not in drained:
+                refusals = [
+                    f"quorum queue {queue} would lose its majority without {name}: wait until its replicas are online"
+                    for queue in __salt__["rabbitmq_cluster.quorum_critical"]()
+                ]
+        return not refusals, refusals
+
+    try:
+        ready, refusals = prereqos_common.wait_until(probe, 0 if __opts__["test"] else timeout, interval)
+    except CommandExecutionError as exc:
+        ready, refusals = False, [str(exc)]
+    if ready:
+        ret["comment"] = f"{me}: {name} can be {action}ed"
+    else:
+        ret.update(result=False, comment=f"{me} refuses to {action} {name}:\n" + "\n".join(refusals))
+    return ret
+
+
+def haproxy_server(name: str, drained: bool, timeout: float = 30, interval: float = 0.5) -> dict:
+    """Controller ``name``'s servers in this node's haproxy are drained (``drained``: no new
+    session, the current ones given up to ``timeout`` seconds to end, then maintenance with
+    the rest cut) or ready again. At run time: haproxy.cfg says the same after a reload."""
+    ret = _ret(name)
+    try:
+        facts = __salt__["prereqos.facts"]()
+        hostname = _node(name)["hostname"]
+        if not __salt__["service.status"](facts["service_names"]["haproxy"]):
+            ret["comment"] = "haproxy is not running on this node (pacemaker standby): nothing to change"
+            return ret
+        servers = __salt__["prereqos.haproxy_servers"](hostname)
+    except CommandExecutionError as exc:
+        ret.update(result=False, comment=str(exc))
+        return ret
+    want = "MAINT" if drained else "ready"
+    todo = {
+        listener: server["status"]
+        for listener, server in servers.items()
+        if prereqos_maintenance.in_maintenance(server["status"]) != drained
+    }
+    if not todo:
+        ret["comment"] = f"{hostname}'s servers are {'in maintenance' if drained else 'ready'} in every listener"
+        return ret
+    ret["changes"] = {"servers": {"old": todo, "new": dict.fromkeys(todo, want)}}
+    if __opts__["test"]:
+        ret.update(result=None, comment=f"would set {hostname} to {want} in {', '.join(todo)}")
+        return ret
+    try:
+        if drained:
+            __salt__["prereqos.haproxy_set_server"](hostname, "drain")
+
+            def probe() -> tuple[bool, dict[str, int]]:
+                now = __salt__["prereqos.haproxy_servers"](hostname)
+                sessions = {listener: now[listener]["sessions"] for listener in todo if now[listener]["sessions"]}
+                return not sessions, sessions
+
+            _, left = prereqos_common.wait_until(probe, timeout, interval)
+            __salt__["prereqos.haproxy_set_server"](hostname, "maint")
+            ret["comment"] = f"{hostname} drained and in maintenance" + (
+                f" (sessions cut after {timeout}s: {left})" if left else ""
+            )
+        else:
+            __salt__["prereqos.haproxy_set_server"](hostname, "ready")
+            ret["comment"] = f"{hostname} is ready"
+    except CommandExecutionError as exc:
+        ret.update(result=False, changes={}, comment=str(exc))
+    return ret
+
+
+def vips_released(name: str, released: bool, timeout: float = 60, interval: float = 0.5) -> dict:
+    """This controller (``name``) holds no VIP and claims none (``released``), or may claim
+    them again: keepalived's track file (its VRRP instances go to FAULT), or pacemaker
+    standby. A released VIP is waited for until it is gone from here, up to ``timeout``."""
+    ret = _ret(name)
+    facts = __salt__["prereqos.facts"]()
+    if facts["vip_manager"] == "pacemaker":
+        return __states__["pacemaker_cluster.standby"](_node(name)["hostname"], released, timeout=int(timeout))
+    path = prereqos_maintenance.VIPS_RELEASED_PATH
+    want = "1\n" if released else "0\n"
+    try:
+        with open(path, encoding="ascii") as handle:
+            current = handle.read()
+    except FileNotFoundError:
+        current = "0\n"
+    if current.strip() != want.strip():
+        ret["changes"] = {"vips_released": {"old": current.strip() == "1", "new": released}}
+        if __opts__["test"]:
+            ret.update(result=None, comment=f"would {'release the VIPs' if released else 'let keepalived claim VIPs'}")
+            return ret
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        prereqos_common.atomic_write(path, want.encode(), 0o644)
+    if not released or __opts__["test"]:
+        ret["comment"] = "VIPs released" if released else "keepalived may claim the VIPs"
+        return ret
+
+    def probe() -> tuple[bool, list[str]]:
+        held = __salt__["prereqos.vips_held"]()
+        return not held, held
+
+    gone, held = prereqos_common.wait_until(probe, timeout, interval)
+    if gone:
+        ret["comment"] = "VIPs released: keepalived claims none here"
+    else:
+        ret.update(result=False, comment=f"still holding {', '.join(held)} after {timeout}s")
     return ret

@@ -243,7 +243,7 @@ def running_nodes(name: str, nodes: list[str], timeout: int = 300) -> dict[str, 
         return _fail(ret, f"nodes must be a non-empty list of node names like rabbit@ctrl-1, got {nodes!r}.")
 
     def probe() -> tuple[bool, dict[str, Any]]:
-        health = __salt__["rabbitmq_cluster.health"](nodes)
+        health = __salt__["rabbitmq_cluster.health"](nodes, queues=False)
         return not prereqos_rabbitmq.waiting_for(nodes, health), health
 
     met, health = prereqos_common.wait_until(probe, 0 if _test() else timeout, POLL_INTERVAL)
@@ -256,6 +256,37 @@ def running_nodes(name: str, nodes: list[str], timeout: int = 300) -> dict[str, 
         return ret
     running = ", ".join(health["running_nodes"]) or "none"
     return _fail(ret, f"After {timeout} s, {waiting}. Running: {running}. " + " ".join(health["problems"]))
+
+
+def maintenance(name: str, enabled: bool) -> dict[str, Any]:
+    """The local RabbitMQ node (``name``, e.g. ``rabbit@ctrl-2``) is in maintenance mode
+    (``enabled``: quorum queue leaders moved away, clients disconnected) or serves clients."""
+    action = "put the node in maintenance mode" if enabled else "bring the node out of maintenance mode"
+    if missing := _unavailable(name, action, changes=True):
+        return missing
+    ret = _ret(name)
+    try:
+        status = __salt__["rabbitmq_cluster.cluster_status"]()
+    except CommandExecutionError as exc:
+        return _fail(ret, f"Cannot read the local RabbitMQ node's state: {exc}")
+    if status["node"] != name:
+        return _fail(ret, f"The local RabbitMQ node is {status['node']}, not {name}: target {name}'s controller.")
+    current = name in status["maintenance"]
+    state = {True: "in maintenance mode", False: "serving clients"}
+    if current == enabled:
+        ret["comment"] = f"{name} is {state[enabled]}."
+        return ret
+    ret["changes"] = {"maintenance": {"old": current, "new": enabled}}
+    if _test():
+        ret.update(result=None, comment=f"Would {action} ({name}).")
+        return ret
+    try:
+        __salt__["rabbitmq_cluster.drain" if enabled else "rabbitmq_cluster.revive"]()
+    except CommandExecutionError as exc:
+        ret["changes"] = {}
+        return _fail(ret, str(exc))
+    ret["comment"] = f"{name} is {state[enabled]}."
+    return ret
 
 
 # ---------------------------------------------------------------------------

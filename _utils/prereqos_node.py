@@ -35,19 +35,32 @@ def parse_arp_table(text: str) -> dict[str, str]:
     return table
 
 
-def parse_haproxy_stat(csv_text: str) -> dict[str, dict[str, str]]:
-    """haproxy ``show stat`` CSV -> {proxy: {server: status}} (servers only)."""
+def parse_haproxy_servers(csv_text: str) -> dict[str, dict[str, dict[str, Any]]]:
+    """haproxy ``show stat`` CSV -> {proxy: {server: {"status", "sessions"}}} (servers only;
+    ``sessions``: current sessions, ``scur``)."""
     lines = csv_text.strip().splitlines()
     if not lines or not lines[0].startswith("# "):
         raise ToolOutputError("unexpected haproxy `show stat` output")
     header = lines[0][2:].split(",")
-    result: dict[str, dict[str, str]] = {}
+    result: dict[str, dict[str, dict[str, Any]]] = {}
     for line in lines[1:]:
         row = dict(zip(header, line.split(","), strict=False))
         if row.get("svname") in ("FRONTEND", "BACKEND", None):
             continue
-        result.setdefault(row["pxname"], {})[row["svname"]] = row.get("status", "")
+        sessions = row.get("scur", "")
+        result.setdefault(row["pxname"], {})[row["svname"]] = {
+            "status": row.get("status", ""),
+            "sessions": int(sessions) if sessions.isdigit() else 0,
+        }
     return result
+
+
+def parse_haproxy_stat(csv_text: str) -> dict[str, dict[str, str]]:
+    """haproxy ``show stat`` CSV -> {proxy: {server: status}} (servers only)."""
+    return {
+        proxy: {server: row["status"] for server, row in servers.items()}
+        for proxy, servers in parse_haproxy_servers(csv_text).items()
+    }
 
 
 def arp_probe_addresses(expected: dict) -> list[str]:
@@ -93,22 +106,34 @@ def health_report(
     haproxy: dict[str, dict[str, str]] | None,
     haproxy_error: str | None,
     parts: dict[str, dict[str, Any]],
+    problems: list[str] | None = None,
+    maintenance: list[str] | None = None,
 ) -> dict[str, Any]:
     """This node's health from its facts and what it observed: the addresses it holds,
-    haproxy's servers (or why they could not be read) and each part's own report
-    (``pacemaker`` or ``keepalived``, ``rabbitmq``, ``galera``). ``ok`` when nothing is wrong."""
-    problems: list[str] = []
+    haproxy's servers (or why they could not be read), each part's own report
+    (``pacemaker`` or ``keepalived``, ``rabbitmq``, ``galera``), and the node's own
+    ``problems`` and ``maintenance`` notes. ``problems`` is what is broken,
+    ``maintenance`` what is out on purpose; ``ok`` when both are empty."""
+    problems = list(problems or [])
+    maintenance = list(maintenance or [])
     report: dict[str, Any] = {"node": facts["node"]["id"]}
     report["vips_held"] = sorted(address for address in facts["vips"].values() if address in held)
     report["haproxy"] = haproxy or {}
-    if haproxy_error is not None:
-        problems.append(f"haproxy runtime API unreachable: {haproxy_error}")
-    for name, kind in sorted(facts["haproxy_checks"].items()):
-        if kind == "galera" and "UP" not in report["haproxy"].get(name, {}).values():
-            problems.append(f"haproxy: no Galera server is UP behind {name}")
+    if facts["node"]["hostname"] in parts.get("pacemaker", {}).get("standby", []):
+        # pacemaker stops haproxy on a node in standby: it serves nothing, on purpose.
+        if haproxy_error is not None:
+            maintenance.append("haproxy is stopped: this node is in standby")
+    else:
+        if haproxy_error is not None:
+            problems.append(f"haproxy runtime API unreachable: {haproxy_error}")
+        for name, kind in sorted(facts["haproxy_checks"].items()):
+            if kind == "galera" and "UP" not in report["haproxy"].get(name, {}).values():
+                problems.append(f"haproxy: no Galera server is UP behind {name}")
     for part, part_report in parts.items():
         report[part] = part_report
         problems += [f"{part}: {problem}" for problem in part_report.get("problems", [])]
+        maintenance += [f"{part}: {note}" for note in part_report.get("maintenance", [])]
     report["problems"] = problems
-    report["ok"] = not problems
+    report["maintenance"] = maintenance
+    report["ok"] = not problems and not maintenance
     return report

@@ -189,8 +189,10 @@ def health_report(
     """Whether the cluster in ``current`` (from :func:`parse_status`) is whole, and if not why.
 
     Whole: quorate, a DC, every expected node (default: every node the cluster knows)
-    online, each of ``resources`` started somewhere. Returns ``{"ok", "dc", "quorate",
-    "online", "offline", "resources": {id: nodes}, "problems"}``.
+    online, each of ``resources`` started somewhere. A node in standby or maintenance is
+    planned, not broken: it is listed under ``maintenance`` (and ``ok`` is False). Returns
+    ``{"ok", "dc", "quorate", "online", "offline", "standby", "resources": {id: nodes},
+    "problems", "maintenance"}``.
     """
     nodes = current["nodes"]
     expected = list(expected_nodes) if expected_nodes is not None else sorted(nodes)
@@ -204,8 +206,14 @@ def health_report(
             {name for name, node in nodes.items() if not node["online"]}
             | {name for name in expected if name not in nodes}
         ),
+        "standby": sorted(name for name, node in nodes.items() if node["standby"]),
         "resources": {},
         "problems": problems,
+        "maintenance": [
+            f"node {name} is in {'standby' if node['standby'] else 'maintenance'}"
+            for name, node in sorted(nodes.items())
+            if node["standby"] or node["maintenance"]
+        ],
     }
     if current["dc"] is None:
         problems.append("no DC elected")
@@ -223,7 +231,7 @@ def health_report(
             problems.append(f"resource {rsc} is not configured")
         elif not entry["nodes"]:
             problems.append(f"resource {rsc} is not started on any node")
-    report["ok"] = not problems
+    report["ok"] = not problems and not report["maintenance"]
     return report
 
 

@@ -46,6 +46,9 @@ CONTROL_NAMES = {
 }
 # Erlang reads at most 255 printable ASCII characters from the cookie file (OTP auth.erl).
 COOKIE_MAX_LENGTH = 255
+# cluster_status' maintenance_status of a node serving clients (3.10 and 4.0); a drained
+# node's is "marked for maintenance" (3.10 wraps it in mangled colour codes).
+NOT_IN_MAINTENANCE = "not under maintenance"
 # rabbitmqctl's diagnostics print a hash of the Erlang cookie: a weak cookie could be guessed from it.
 COOKIE_HASH_RE = re.compile(r"Erlang cookie hash:\s*(\S+)")
 
@@ -84,7 +87,8 @@ def parse_cluster_status(text: str) -> dict[str, Any]:
     ``partitions`` lists the nodes that report a partition; ``partitioned_from`` maps each
     of them to the nodes it was cut off from. ``members`` counts disc and RAM nodes (4.0 has
     none of the latter). ``alarms`` are sorted by node and resource: 4.0 lists them in the
-    order the nodes answered.
+    order the nodes answered. ``maintenance`` lists the nodes in maintenance mode
+    (``rabbitmq-upgrade drain``).
     """
     what = "cluster_status"
     data = parse_json(text, what)
@@ -102,6 +106,9 @@ def parse_cluster_status(text: str) -> dict[str, Any]:
         raise _shape_error(what, "'partitions' as an object of node → list of node names")
     if not isinstance(alarms, list) or not all(isinstance(alarm, dict) for alarm in alarms):
         raise _shape_error(what, "'alarms' as a list of objects")
+    maintenance = data.get("maintenance_status", {})
+    if not isinstance(maintenance, dict):
+        raise _shape_error(what, "'maintenance_status' as an object of node → status")
     return {
         "cluster_name": str(data.get("cluster_name", "")),
         "running_nodes": sorted(data["running_nodes"]),
@@ -111,6 +118,7 @@ def parse_cluster_status(text: str) -> dict[str, Any]:
         "partitions": sorted(partitions),
         "partitioned_from": {node: sorted(peers) for node, peers in sorted(partitions.items())},
         "alarms": sorted(alarms, key=lambda alarm: (str(alarm.get("node")), str(alarm.get("resource")))),
+        "maintenance": sorted(node for node, state in maintenance.items() if NOT_IN_MAINTENANCE not in str(state)),
     }
 
 
@@ -187,6 +195,55 @@ def parse_queues(text: str) -> dict[str, dict[str, Any]]:
     return _rows(text, "list_queues", "name", {})
 
 
+def parse_queue_replicas(text: str) -> dict[str, dict[str, Any]]:
+    """``list_queues -p VHOST name type members online`` → ``{queue: {"type", "members", "online"}}``;
+    ``members`` and ``online`` are node lists for quorum queues, empty for the others."""
+    rows = _rows(text, "list_queues", "name", {"type": str})
+    for row in rows.values():
+        for field in ("members", "online"):
+            value = row.get(field)
+            row[field] = sorted(value) if row["type"] == "quorum" and _is_names(value) else []
+    return rows
+
+
+def replica_problems(
+    queues: dict[str, dict[str, dict[str, Any]]], expected_nodes: list[str], in_maintenance: list[str] = ()
+) -> list[str]:
+    """Quorum queues (``{vhost: {queue: row}}`` of :func:`parse_queue_replicas`) with a member
+    offline, or without a member on each of ``expected_nodes``, as sentences with the fix. A
+    replica on a node ``in_maintenance`` is offline on purpose: that is no problem."""
+    problems = []
+    for vhost, rows in sorted(queues.items()):
+        for name, queue in sorted(rows.items()):
+            if queue["type"] != "quorum":
+                continue
+            offline = sorted(set(queue["members"]) - set(queue["online"]) - set(in_maintenance))
+            if offline:
+                problems.append(
+                    f"quorum queue '{name}' in vhost '{vhost}': {len(queue['online'])} of "
+                    f"{len(queue['members'])} replicas online ({', '.join(offline)} offline)"
+                )
+            missing = sorted(set(expected_nodes) - set(queue["members"]))
+            if missing:
+                problems.append(
+                    f"quorum queue '{name}' in vhost '{vhost}' has no replica on {', '.join(missing)}: "
+                    f"rabbitmq-queues grow {missing[0]} all --vhost-pattern '{vhost}' --queue-pattern '{name}'"
+                )
+    return problems
+
+
+def parse_quorum_critical(text: str) -> list[str]:
+    """The queues of a failed ``rabbitmq-diagnostics check_if_node_is_quorum_critical
+    --formatter json`` (its JSON is on stderr) that would lose their majority if the node
+    stopped, as ``'name' in vhost 'vhost'``."""
+    what = "check_if_node_is_quorum_critical"
+    data = parse_json(text, what)
+    queues = data.get("queues") if isinstance(data, dict) else None
+    if not isinstance(queues, list) or not all(isinstance(queue, dict) for queue in queues):
+        raise _shape_error(what, "an object with 'queues' as a list of objects")
+    return sorted(f"'{queue.get('name')}' in vhost '{queue.get('virtual_host')}'" for queue in queues)
+
+
 def parse_password_hashes(text: str) -> dict[str, dict[str, str]]:
     """``export_definitions -`` → ``{user: {"password_hash", "hashing_algorithm"}}``. Keep it private."""
     what = "export_definitions"
@@ -260,6 +317,14 @@ def password_problem(name: str, password: Any) -> str | None:
 
 
 # --------------------------------------------------------------------------- cluster
+
+
+def maintenance_notes(status: dict[str, Any]) -> list[str]:
+    """What a parsed cluster status says of nodes in maintenance mode."""
+    return [
+        f"{node} is in maintenance mode (rabbitmq-upgrade drain): it serves no client until revived"
+        for node in status["maintenance"]
+    ]
 
 
 def health_problems(status: dict[str, Any], expected_nodes: list[str] | None = None) -> list[str]:

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 import prereqos_crypt
+import prereqos_maintenance
 
 # Where the deploy leaves this node's non-secret facts for prereqos.health and
 # prereqos.preflight: a fixed place, so both work from the command line with no
@@ -52,6 +53,8 @@ ADVERT_INT_SECONDS = (0.01, 40.95)
 # corosync totem token (ms): below, a busy node is declared dead; above, a dead
 # node keeps its VIPs for minutes.
 COROSYNC_TOKEN_MS = (500, 60_000)
+# Galera's gcs.fc_limit: below its default, a single writer stalls more often.
+FLOW_CONTROL_LIMIT = (16, 2**31 - 1)
 # MariaDB's own range for max_connections.
 MAX_CONNECTIONS = (10, 100_000)
 # my_print_defaults / mariadbd read an option-file line into a 4096-byte buffer:
@@ -109,7 +112,20 @@ SECRET_KEYS = (
     "rabbitmq_users",
     "tls_pem",
 )
-SECTIONS = ("networks", "haproxy", "keepalived", "pacemaker", "rabbitmq", "galera", "apache", "buildenv", "openrc")
+SECTIONS = (
+    "networks",
+    "haproxy",
+    "keepalived",
+    "pacemaker",
+    "rabbitmq",
+    "galera",
+    "apache",
+    "buildenv",
+    "openrc",
+    "maintenance",
+)
+# Seconds (maintenance:drain_timeout, maintenance:ready_timeout).
+MAINTENANCE_SECONDS = {"drain_timeout": (0, 3600), "ready_timeout": (1, 86_400)}
 SERVICE_KEYS: dict[str, type | tuple[type, ...]] = {
     "enabled": bool,
     "port": int,
@@ -943,6 +959,7 @@ def _galera(errors: Errors, config: dict, ids: list[str]) -> None:
         errors.add("galera:innodb_buffer_pool_size", f"{size!r} is not a MariaDB size; write bytes or e.g. 256M, 4G")
     low, high = MAX_CONNECTIONS
     _int_in(errors, "galera:max_connections", galera.get("max_connections"), low, high, "MariaDB's max_connections")
+    _int_in(errors, "galera:flow_control_limit", galera.get("flow_control_limit"), *FLOW_CONTROL_LIMIT, "gcs.fc_limit")
     if galera.get("recover_from") is not None and galera["recover_from"] not in ids:
         errors.add(
             "galera:recover_from",
@@ -1090,6 +1107,8 @@ def validate(config: dict, raw: dict, reference: dict) -> list[str]:
     _apache(errors, config["apache"], networks)
     _buildenv(errors, config["buildenv"])
     _openrc(errors, config, networks)
+    for key, (low, high) in MAINTENANCE_SECONDS.items():
+        _int_in(errors, f"maintenance:{key}", config["maintenance"].get(key), low, high, "seconds")
     _lookup(errors, config.get("lookup"))
     return errors.items
 
@@ -1202,9 +1221,10 @@ def facts(derived: dict) -> dict | None:
     }
 
 
-def derive(config: dict, minion_id: str | None) -> dict:
+def derive(config: dict, minion_id: str | None, drained: list[str] | tuple[str, ...] = ()) -> dict:
     """Add what SLS files and templates need to a valid ``config``: this node, VIPs,
-    listeners, and each secret already encoded for the file that consumes it."""
+    listeners, and each secret already encoded for the file that consumes it.
+    ``drained``: the controllers drained for maintenance (their servers are disabled)."""
     networks = config["networks"]
     internal = config["internal_network"]
     nodes = []
@@ -1243,7 +1263,10 @@ def derive(config: dict, minion_id: str | None) -> dict:
             "tls": service["tls"],
             "idle_timeout": service["idle_timeout"],
             "binds": [{"address": networks[n]["vip"], "port": port, "network": n} for n in service["networks"]],
-            "servers": [{"name": n["hostname"], "address": n["addresses"][backend_network]} for n in nodes],
+            "servers": [
+                {"name": n["hostname"], "address": n["addresses"][backend_network], "drained": n["id"] in drained}
+                for n in nodes
+            ],
             "check": {
                 **service["check"],
                 "server": _server_check(service, config["galera"]["check_port"], config["haproxy"]["check"]),
@@ -1280,17 +1303,30 @@ def derive(config: dict, minion_id: str | None) -> dict:
         "erlang_dist_address": erlang_ip_tuple(me["addresses"][internal]) if me else None,
         "node_expectation": node_expectation(minion_id, nodes, vips, me),
         "facts_path": FACTS_PATH,
+        "drained": sorted(drained),
+        "state_dir": prereqos_maintenance.STATE_DIR,
+        "maintenance_path": prereqos_maintenance.MAINTENANCE_PATH,
+        "vips_released_path": prereqos_maintenance.VIPS_RELEASED_PATH,
     }
     derived["facts"] = facts(derived)
     return derived
 
 
-def settings(defaults: dict, osmap: dict, site: Any, minion_id: str | None) -> dict:
+def settings(
+    defaults: dict,
+    osmap: dict,
+    site: Any,
+    minion_id: str | None,
+    drained: list[str] | tuple[str, ...] = (),
+    maintenance: Any = None,
+) -> dict:
     """The merged, validated and derived prereqos settings of ``minion_id``.
 
     ``defaults`` is defaults.yaml, ``osmap`` the OS map's entry for the node's
-    OS family, ``site`` the ``prereqos`` pillar. Raises :class:`InvalidPillar`
-    listing every problem at once.
+    OS family, ``site`` the ``prereqos`` pillar. ``drained`` is this node's
+    maintenance record, ``maintenance`` the ``prereqos_maintenance`` pillar of a
+    drain or undrain step (the record as it will be after that step). Raises
+    :class:`InvalidPillar` listing every problem at once.
     """
     base = defaults["prereqos"]
     reference = merged_config(base, osmap, {})
@@ -1300,7 +1336,15 @@ def settings(defaults: dict, osmap: dict, site: Any, minion_id: str | None) -> d
     problems = validate(config, site, reference)
     if problems:
         raise InvalidPillar(problems)
-    return derive(config, minion_id)
+    ids = [node["id"] for node in config["controllers"]]
+    try:
+        intent = prereqos_maintenance.intent(maintenance, ids)
+    except ValueError as exc:
+        raise InvalidPillar([str(exc)]) from None
+    planned = prereqos_maintenance.planned(list(drained), intent)
+    derived = derive(config, minion_id, [node for node in planned if node in ids])
+    derived["maintenance_intent"] = intent
+    return derived
 
 
 # What derive returns that holds a secret, in clear or encoded for its file.

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from tests.saltrender import Renderer
-from tests.testbed import scenarios
+from tests.testbed import maintenance, scenarios
 from tests.testbed.clients import health_check_bound, vip_failover_bound
 from tests.testbed.cluster import Cluster, Run, converged
 from tests.testbed.harness import PRIMARY_RELEASE, Testbed
@@ -126,6 +126,41 @@ def measure_manager(
             "committed": sum(w.committed for w in writer),
         }
         return out
+
+
+def measure_maintenance(manager: str, release: str = PRIMARY_RELEASE) -> dict[str, Any]:
+    """Planned maintenance under the zero-loss clients, on one converged test bed: drain and
+    undrain of the controller that holds the VIPs and is the Galera writer, a rolling
+    restart of all three, and, for comparison, a plain reboot of that controller without
+    drain (shut down, booted, ``orch.prereqos`` to rejoin its MariaDB)."""
+    label = f"debian{release} {manager}"
+    node = "ctrl-1"  # the Galera listener's first server: the writer
+    out: dict[str, Any] = {}
+    with converged(manager, release) as cluster:
+        for name, command in (
+            ("drain", lambda: maintenance.drain_node(cluster, node)),
+            ("undrain", lambda: maintenance.undrain_node(cluster, node)),
+            ("rolling_restart", lambda: maintenance.rolling_restart(cluster)),
+            ("plain_reboot", lambda: maintenance.plain_reboot(cluster, node)),
+        ):
+            if name in ("drain", "plain_reboot"):
+                maintenance.make_holder(cluster, node)
+            run, figures = maintenance.under_load(cluster, command)
+            _log(label, f"{name}: {figures}")
+            out[name] = {
+                "seconds": figures.seconds,
+                "requests": figures.requests,
+                "failed_requests": len(figures.failed_requests),
+                "commits": figures.commits,
+                "commit_errors": len(figures.commit_errors),
+                "write_gap_s": figures.write_gap_s,
+                "confirmed": figures.confirmed,
+                "lost_messages": len(figures.lost_messages),
+            }
+            if name == "rolling_restart":
+                out[name]["per_node"] = maintenance.per_node(run, figures, cluster.controllers)
+                _log(label, "\n".join(f"  {n}: {line}" for n, line in out[name]["per_node"].items()))
+    return out
 
 
 def _vip_trials(cluster: Cluster, trials: int) -> dict[str, Any]:

@@ -1,6 +1,6 @@
-"""`make bench`: converge, re-run, failover and render-scale figures.
+"""`make bench`: converge, re-run, failover, planned maintenance and render-scale figures.
 
-python -m bench.run [--only render|cluster|converge] [--releases 13 12] [--managers ...]
+python -m bench.run [--only render|cluster|converge|maintenance] [--releases 13 12] [--managers ...]
                     [--reruns N] [--trials N] [--rounds N]
 python -m bench.run --report    # the table again, from bench/results.json
 
@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import cluster, render
+from tests.testbed.harness import PRIMARY_RELEASE
 
 HERE = Path(__file__).resolve().parent
 RESULTS_JSON = HERE / "results.json"
@@ -79,6 +80,26 @@ def _spread(summary: dict[str, Any]) -> str:
     return f"{summary['median']:.1f} s ({low:.1f}-{high:.1f}, n={len(summary['samples'])})"
 
 
+MAINTENANCE_ROWS = {
+    "drain": "drain the VIP holder and writer (orch.prereqos_drain)",
+    "undrain": "undrain it (orch.prereqos_undrain)",
+    "rolling_restart": "rolling restart of 3 (orch.prereqos_rolling_restart)",
+    "plain_reboot": "plain reboot of the VIP holder and writer, no drain, then orch.prereqos",
+}
+
+
+def _maintenance_cell(figures: dict[str, Any]) -> str:
+    """Time and what the clients saw during one maintenance command."""
+    cell = (
+        f"{figures['seconds']:.0f} s; {figures['failed_requests']} / {figures['requests']} requests failed, "
+        f"write gap {figures['write_gap_s']:.2f} s ({figures['commit_errors']} client errors), "
+        f"{figures['lost_messages']} / {figures['confirmed']} messages lost"
+    )
+    if "per_node" in figures:
+        cell += "; " + "; ".join(f"{node}: {line}" for node, line in figures["per_node"].items())
+    return cell
+
+
 def table(res: dict[str, Any]) -> str:
     """The Markdown table of the README."""
     lines = [
@@ -131,6 +152,13 @@ def table(res: dict[str, Any]) -> str:
             "",
             "backend",
         )
+        for kind, label in MAINTENANCE_ROWS.items():
+            row(
+                label,
+                lambda m, kind=kind: _maintenance_cell(m["maintenance"][kind]),
+                "0 failed, gap <= 1 s, 0 lost" if kind != "plain_reboot" else "",
+                "maintenance",
+            )
         row(
             "Galera writer killed: write outage",
             lambda m: f"{_spread(m['writer']['outage_s'])}, {m['writer']['rows_lost']} rows lost",
@@ -177,8 +205,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--only",
-        choices=("render", "cluster", "converge"),
-        help="measure one part only (converge: the cluster figures without the failovers)",
+        choices=("render", "cluster", "converge", "maintenance"),
+        help="measure one part only (converge: the cluster figures without the failovers; "
+        "maintenance: drain, undrain, rolling restart and a plain reboot under load)",
     )
     parser.add_argument("--report", action="store_true", help="only rewrite the table from bench/results.json")
     parser.add_argument("--managers", nargs="+", choices=MANAGERS, default=list(MANAGERS))
@@ -196,13 +225,19 @@ def main(argv: list[str] | None = None) -> int:
     # --managers, or a failure) keeps the other figures of the last run.
     if args.only in (None, "render"):
         res = save(render_figures=render.measure(args.rounds))
-    if args.only != "render":
+    if args.only in (None, "cluster", "converge"):
         for release in args.releases:
             for manager in args.managers:
                 figures = cluster.measure_manager(
                     manager, args.reruns, args.trials, release, converge_only=args.only == "converge"
                 )
                 res = save(managers={f"debian{release} {manager}": figures})
+    if args.only in (None, "maintenance"):
+        for manager in args.managers:
+            name = f"debian{PRIMARY_RELEASE} {manager}"
+            previous = json.loads(RESULTS_JSON.read_text()).get("by_manager", {}).get(name, {})
+            figures = {**previous, "maintenance": cluster.measure_maintenance(manager, PRIMARY_RELEASE)}
+            res = save(managers={name: figures})
     print(table(res))
     print(f"written: {RESULTS_JSON.relative_to(Path.cwd())}, {RESULTS_MD.relative_to(Path.cwd())}", file=sys.stderr)
     return 0

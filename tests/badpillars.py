@@ -101,6 +101,11 @@ BAD_PILLARS = {
     "stats user with a colon": (edit("haproxy:stats:user", "ad:min"), "prereqos:haproxy:stats:user: 'ad:min' is not"),
     "relative pem path": (edit("haproxy:tls_pem_path", "certs/x.pem"), "prereqos:haproxy:tls_pem_path: 'certs/x.pem'"),
     "relative venv": (edit("buildenv:venv", "venv"), "prereqos:buildenv:venv: 'venv' is not an absolute path"),
+    "drain timeout as text": (
+        edit("maintenance:drain_timeout", "10s"),
+        "prereqos:maintenance:drain_timeout: expected an integer, got a string '10s'",
+    ),
+    "no wait for an undrain": (edit("maintenance:ready_timeout", 0), "prereqos:maintenance:ready_timeout: 0"),
     "openrc path climbing up": (edit("openrc:path", "/root/../etc/x"), "prereqos:openrc:path: '/root/../etc/x' is not"),
     "interface alias": (
         edit("networks:srv:interface", "eth0:1"),

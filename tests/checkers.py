@@ -113,9 +113,13 @@ def haproxy(config: str, release: str = HOST_RELEASE) -> tuple[int, str]:
         return _run(["/usr/sbin/haproxy", "-c", "-f", handle.name], release)
 
 
-def keepalived(config: str, interfaces: dict[str, str | None], release: str = HOST_RELEASE) -> tuple[int, str]:
-    with _workfile(".conf") as handle:
-        handle.write(config)
+def keepalived(
+    config: str, interfaces: dict[str, str | None], release: str = HOST_RELEASE, state_dir: str | None = None
+) -> tuple[int, str]:
+    """keepalived -t on ``config``; ``state_dir`` (which the formula creates before the
+    config: keepalived 2.3 resolves track files in it) is an empty directory of its own."""
+    with _workdir() as work, _workfile(".conf") as handle:
+        handle.write(config.replace(state_dir, work) if state_dir else config)
         handle.flush()
         script = _namespace_script(interfaces, f"/usr/sbin/keepalived -t -f {handle.name}")
         return _run(["unshare", "--net", "sh", "-c", script], release)

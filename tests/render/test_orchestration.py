@@ -11,12 +11,25 @@ import pytest
 from tests.saltrender import RenderError
 
 VARIANTS = ("example", "keepalived", "one_network", "five_nodes", "tls")
-ORCHESTRATIONS = ("orch.prereqos", "orch.prereqos_recover")
+ORCHESTRATIONS = (
+    "orch.prereqos",
+    "orch.prereqos_recover",
+    "orch.prereqos_drain",
+    "orch.prereqos_undrain",
+    "orch.prereqos_rolling_restart",
+)
+# The controller an operator names to drain or undrain: pillar='{"node": "ctrl-2"}'.
+NODE = {"node": "ctrl-2"}
 
 
 def master_view(pillar: dict) -> dict:
     """The site pillar as the master sees it: everything but prereqos:secrets."""
     return {"prereqos": {k: v for k, v in pillar["prereqos"].items() if k != "secrets"}}
+
+
+def operator_pillar(orchestration: str, pillar: dict) -> dict:
+    """``pillar`` and what the operator adds on the command line for ``orchestration``."""
+    return {**pillar, **NODE} if orchestration.endswith("drain") else pillar
 
 
 def secret_values(pillar: dict) -> list[str]:
@@ -58,7 +71,7 @@ def test_orchestration_forms_clusters_first_node_then_one_at_a_time(renderers, v
 def test_no_step_carries_a_secret(renderers, variants, variant, orchestration):
     """Job arguments land in the master's job cache and on its event bus."""
     pillar = variants[variant]
-    high = renderers["master"].sls(orchestration, master_view(pillar))
+    high = renderers["master"].sls(orchestration, operator_pillar(orchestration, master_view(pillar)))
     for step, data in high.items():
         text = json.dumps(data, ensure_ascii=False)
         assert '"secrets"' not in text, step
@@ -71,7 +84,7 @@ def test_a_secret_in_the_orchestrations_pillar_is_refused_without_its_value(rend
     """In the master's pillar or given on the salt-run command line: refused before any step."""
     pillar = variants["example"]
     with pytest.raises(RenderError) as refused:
-        renderers["master"].sls(orchestration, pillar)
+        renderers["master"].sls(orchestration, operator_pillar(orchestration, pillar))
     message = str(refused.value)
     assert "secrets reached the orchestration's pillar" in message, message
     assert "prereqos:secrets:db_root_password" in message and "pillar top file" in message, message
@@ -93,3 +106,68 @@ def test_recovery_orchestration_bootstraps_then_runs_the_ordinary_steps(renderer
 def test_orchestration_without_pillar_says_what_to_do(renderers):
     with pytest.raises(RenderError, match="the master sees no prereqos:controllers"):
         renderers["master"].sls("orch.prereqos", {})
+
+
+# ------------------------------------------------------------ maintenance
+DRAIN_STEPS = [
+    ("prereqos-drain-check-ctrl-2", "prereqos.maintenance.check", ["ctrl-1", "ctrl-2", "ctrl-3"]),
+    ("prereqos-drain-vips-ctrl-2", "prereqos.maintenance.vips", ["ctrl-2"]),
+    ("prereqos-drain-haproxy-ctrl-2", "prereqos.maintenance.haproxy", ["ctrl-1", "ctrl-2", "ctrl-3"]),
+    ("prereqos-drain-rabbitmq-ctrl-2", "prereqos.maintenance.rabbitmq", ["ctrl-2"]),
+]
+UNDRAIN_STEPS = [
+    ("prereqos-undrain-check-ctrl-2", "prereqos.maintenance.check", ["ctrl-2"]),
+    ("prereqos-undrain-rabbitmq-ctrl-2", "prereqos.maintenance.rabbitmq", ["ctrl-2"]),
+    ("prereqos-undrain-haproxy-ctrl-2", "prereqos.maintenance.haproxy", ["ctrl-1", "ctrl-2", "ctrl-3"]),
+    ("prereqos-undrain-vips-ctrl-2", "prereqos.maintenance.vips", ["ctrl-2"]),
+    ("prereqos-undrain-health-ctrl-2", "prereqos.health", ["ctrl-1", "ctrl-2", "ctrl-3"]),
+]
+
+
+@pytest.mark.parametrize(
+    ("orchestration", "action", "steps"),
+    [("orch.prereqos_drain", "drain", DRAIN_STEPS), ("orch.prereqos_undrain", "undrain", UNDRAIN_STEPS)],
+)
+def test_drain_and_undrain_run_their_steps_in_order(renderers, variants, orchestration, action, steps):
+    pillar = master_view(variants["example"])
+    high = renderers["master"].sls(orchestration, {**pillar, **NODE})
+    assert list(high) == ["prereqos-maintenance-sync-modules", *(step for step, _, _ in steps)]
+    previous = "prereqos-maintenance-sync-modules"
+    for step, sls, targets in steps:
+        assert step_arg(high, step, "sls") == sls and step_arg(high, step, "tgt") == targets, step
+        assert step_arg(high, step, "require") == [{"salt": previous}], step
+        expected = (
+            pillar
+            if sls == "prereqos.health"
+            else {**pillar, "prereqos_maintenance": {"node": "ctrl-2", "action": action}}
+        )
+        assert step_arg(high, step, "pillar") == expected, step
+        previous = step
+
+
+@pytest.mark.parametrize("orchestration", ["orch.prereqos_drain", "orch.prereqos_undrain"])
+@pytest.mark.parametrize("node", [None, "ctrl-9"])
+def test_drain_names_the_controllers_when_the_node_is_not_one(renderers, variants, orchestration, node):
+    pillar = {**master_view(variants["example"]), **({"node": node} if node else {})}
+    with pytest.raises(
+        RenderError,
+        match=f"{orchestration}: pillar node={node} is not a controller; name one of ctrl-1, ctrl-2, ctrl-3",
+    ):
+        renderers["master"].sls(orchestration, pillar)
+
+
+def test_rolling_restart_takes_one_controller_at_a_time(renderers, variants):
+    high = renderers["master"].sls("orch.prereqos_rolling_restart", master_view(variants["example"]))
+    order = [
+        step
+        for step in high
+        if step.startswith(("prereqos-drain-check-", "prereqos-restart-", "prereqos-undrain-health-"))
+    ]
+    assert order == [
+        f"{kind}-{node}"
+        for node in ("ctrl-1", "ctrl-2", "ctrl-3")
+        for kind in ("prereqos-drain-check", "prereqos-restart", "prereqos-undrain-health")
+    ]
+    assert step_arg(high, "prereqos-restart-ctrl-2", "require") == [{"salt": "prereqos-drain-rabbitmq-ctrl-2"}]
+    assert step_arg(high, "prereqos-undrain-check-ctrl-2", "require") == [{"salt": "prereqos-restart-ctrl-2"}]
+    assert step_arg(high, "prereqos-drain-check-ctrl-2", "require") == [{"salt": "prereqos-undrain-health-ctrl-1"}]

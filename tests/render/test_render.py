@@ -18,6 +18,8 @@ from tests.saltrender import Renderer, RenderError, sls_names
 
 VARIANTS = ("example", "keepalived", "one_network", "five_nodes", "tls", "hostile")
 ALL_SLS = sls_names()
+# Where the formula keeps its state (keepalived's track file): made before keepalived.conf.
+STATE_DIR = "/var/lib/prereqos"
 
 
 def site(pillar: dict) -> dict:
@@ -39,10 +41,19 @@ def secret_values(pillar: dict) -> list[str]:
     return values + [run for value in values for run in re.findall(r"[A-Za-z0-9]{8,}", value)]
 
 
+# What the orchestrations pass to the steps of planned maintenance.
+DRAIN_CTRL_2 = {"prereqos_maintenance": {"node": "ctrl-2", "action": "drain"}}
+
+
+def pillar_of(sls: str, pillar: dict) -> dict:
+    """``pillar`` as the orchestration passes it to ``sls``."""
+    return {**pillar, **DRAIN_CTRL_2} if sls.startswith("prereqos.maintenance.") else pillar
+
+
 @pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize("sls", ALL_SLS)
 def test_every_sls_renders(renderers, variants, variant, sls):
-    high = renderers["ctrl-1"].sls(sls, variants[variant])
+    high = renderers["ctrl-1"].sls(sls, pillar_of(sls, variants[variant]))
     assert high, f"{sls} rendered to nothing"
     text = json.dumps(high)
     for secret in secret_values(variants[variant]):
@@ -90,7 +101,9 @@ def test_keepalived_conf_passes_keepalived_check_on_every_node(renderers, varian
     priorities = set()
     for node in site(pillar)["controllers"]:
         config = renderers[node["id"]].template("prereqos/ha/files/keepalived.conf.jinja", pillar)
-        code, output = checkers.keepalived(config, interfaces_of(pillar, node["id"]), release=release)
+        code, output = checkers.keepalived(
+            config, interfaces_of(pillar, node["id"]), release=release, state_dir=STATE_DIR
+        )
         assert code == 0, output
         assert "state BACKUP" in config and "state MASTER" not in config
         priorities.update(re.findall(r"priority (\d+)", config))
@@ -287,3 +300,39 @@ def test_each_release_gets_its_own_packages_and_settings(variants, tmp_path, rel
     )
     assert all(line in text for line in present), present
     assert not any(line in text for line in absent), absent
+
+
+# ------------------------------------------------------------ maintenance
+
+
+def test_a_maintenance_step_outside_an_orchestration_says_how_to_run_it(renderers, variants):
+    with pytest.raises(RenderError, match=r"run it through orch\.prereqos_drain"):
+        renderers["ctrl-1"].sls("prereqos.maintenance.vips", variants["example"])
+
+
+def test_a_maintenance_step_for_an_unknown_node_names_the_controllers(renderers, variants):
+    pillar = {**variants["example"], "prereqos_maintenance": {"node": "ctrl-9", "action": "drain"}}
+    with pytest.raises(RenderError, match=r"'ctrl-9' is not a controller \(ctrl-1, ctrl-2, ctrl-3\)"):
+        renderers["ctrl-1"].sls("prereqos.maintenance.haproxy", pillar)
+
+
+@pytest.mark.parametrize("release", checkers.RELEASES, ids=lambda r: f"debian{r}")
+def test_a_drained_controllers_servers_are_disabled_in_haproxy_cfg(renderers, variants, release):
+    """What the drain step renders (and every re-run after it, from the record)."""
+    config = renderers["ctrl-1"].template(
+        "prereqos/ha/files/haproxy.cfg.jinja", pillar_of("prereqos.maintenance.x", variants["example"])
+    )
+    code, output = checkers.haproxy(config, release=release)
+    assert code == 0 and "[WARNING]" not in output, output
+    servers = [line.split() for line in config.splitlines() if line.strip().startswith("server ")]
+    assert servers and all((words[1] == "ctrl-2") == (words[-1] == "disabled") for words in servers)
+
+
+def test_the_drain_step_drains_at_run_time_before_the_config_says_so(renderers, variants):
+    high = renderers["ctrl-1"].sls(
+        "prereqos.maintenance.haproxy", pillar_of("prereqos.maintenance.haproxy", variants["keepalived"])
+    )
+    servers = state_args(high, "prereqos-maintenance-haproxy-servers")
+    assert servers["name"] == "ctrl-2" and servers["drained"] is True
+    assert {"file": "prereqos-maintenance-record"} in servers["require_in"]
+    assert state_args(high, "prereqos-maintenance-record")["dataset"] == {"drained": ["ctrl-2"]}

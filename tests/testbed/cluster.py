@@ -79,8 +79,12 @@ class Run:
         return orchestration.changed(self.steps)
 
     def report(self) -> str:
+        """Its duration per step, and what failed, as a person needs to read it."""
         mode = "test=True" if self.test else "run"
-        return f"orchestration ({mode}) rc={self.rc} in {self.seconds:.0f} s\n{orchestration.timings(self.steps)}"
+        failures = orchestration.failures(self.steps)
+        return f"orchestration ({mode}) rc={self.rc} in {self.seconds:.0f} s\n{orchestration.timings(self.steps)}" + (
+            "\n" + "\n".join(failures) if failures else ""
+        )
 
 
 @dataclass
@@ -202,10 +206,13 @@ class Cluster:
                 out[node][unit] = f"{props.get('MainPID')}@{props.get('ActiveEnterTimestamp')}"
         return out
 
-    def checksums(self) -> dict[str, str]:
-        """``node -> sha256sum output`` of the configuration files the formula manages."""
+    def checksums(self, nodes: list[str] | None = None) -> dict[str, str]:
+        """``node -> sha256sum output`` of the configuration files the formula manages, on
+        ``nodes`` (default: every controller)."""
         files = CONFIG_FILES + MANAGER_CONFIG_FILES[self.vip_manager]
-        return {node: self.tb.exec(node, ["sha256sum", *files], check=True).stdout for node in self.controllers}
+        return {
+            node: self.tb.exec(node, ["sha256sum", *files], check=True).stdout for node in nodes or self.controllers
+        }
 
     def sql(self, node: str, statement: str) -> str:
         """Run SQL as root over ``node``'s local socket; returns tab-separated rows."""

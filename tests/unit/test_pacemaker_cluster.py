@@ -374,3 +374,57 @@ def test_apply_bad_desired_reads_but_never_writes(run: FakeRun, release: str) ->
     with pytest.raises(SaltInvocationError):
         pcm.apply({"primitives": {"v": {"agent": "nope"}}})
     assert run.argvs == [["cibadmin", "--query"]]
+
+
+# ---------------------------------------------------------------- standby
+
+
+def recorded_command(name: str, release: str) -> dict[str, Any]:
+    """A command's stdout, stderr and exit code recorded as ``--- stdout``/``--- stderr``/``--- rc=N``."""
+    text = rec(name, release)
+    stdout = text.split("--- stdout\n", 1)[1].split("--- stderr\n", 1)[0]
+    stderr, code = text.split("--- stderr\n", 1)[1].rsplit("--- rc=", 1)
+    return result(stdout, stderr, int(code))
+
+
+@per_release("crm_mon-3-nodes.xml", "standby-on.txt")
+def test_standby_puts_a_node_in_standby_for_good(run: FakeRun, release: str) -> None:
+    run.results = [result(rec("crm_mon-3-nodes.xml", release)), recorded_command("standby-on.txt", release)]
+    assert pcm.standby("ctrl2") is True
+    assert run.argvs[1] == [
+        "crm_attribute",
+        "--node",
+        "ctrl2",
+        "--name",
+        "standby",
+        "--lifetime",
+        "forever",
+        "--update",
+        "on",
+    ]
+
+
+@per_release("crm_mon-standby.xml", "standby-off.txt")
+def test_standby_off_and_no_op(run: FakeRun, release: str) -> None:
+    run.results = [result(rec("crm_mon-standby.xml", release))]
+    assert pcm.standby("ctrl2", enabled=True) is False
+    run.results = [result(rec("crm_mon-standby.xml", release)), recorded_command("standby-off.txt", release)]
+    assert pcm.standby("ctrl2", enabled=False) is True
+    assert run.argvs[-1][-1] == "--delete"
+
+
+@per_release("crm_mon-3-nodes.xml")
+def test_standby_of_an_unknown_node_or_a_failure_raises(run: FakeRun, release: str) -> None:
+    run.results = [result(rec("crm_mon-3-nodes.xml", release))]
+    with pytest.raises(CommandExecutionError, match=r"ctrl9 is not a node of this cluster \(ctrl1, ctrl2, ctrl3\)"):
+        pcm.standby("ctrl9")
+    run.results = [result(rec("crm_mon-3-nodes.xml", release)), result(stderr="Could not map name=ctrl2", retcode=105)]
+    with pytest.raises(CommandExecutionError, match="crm_attribute standby failed \\(rc 105\\): Could not map"):
+        pcm.standby("ctrl2")
+
+
+@per_release("crm_mon-standby.xml")
+def test_resources_on_a_node(run: FakeRun, release: str) -> None:
+    run.results = [result(rec("crm_mon-standby.xml", release))] * 2
+    assert pcm.resources_on("ctrl2") == []
+    assert "haproxy-clone" in pcm.resources_on("ctrl1")

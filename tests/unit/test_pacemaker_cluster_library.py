@@ -103,6 +103,16 @@ def test_health_report_whole_and_broken(release: str) -> None:
     ]
 
 
+@per_release("crm_mon-standby.xml")
+def test_health_report_keeps_a_node_in_standby_apart_from_problems(release: str) -> None:
+    report = pacemaker.health_report(
+        pacemaker.parse_status(rec("crm_mon-standby.xml", release)), None, ["haproxy-clone"]
+    )
+    assert report["problems"] == [] and report["ok"] is False
+    assert report["standby"] == ["ctrl2"] and report["maintenance"] == ["node ctrl2 is in standby"]
+    assert report["resources"]["haproxy-clone"] == ["ctrl1", "ctrl3"]
+
+
 @per_release("crm_mon-3-nodes.xml")
 @pytest.mark.parametrize(
     ("garble", "message"),

@@ -263,3 +263,45 @@ def test_configured_masks_fence_passwords(run: FakeRun, release: str) -> None:
     assert ret["changes"]["fence_ctrl1"]["old"]["params"]["password"] == "******"
     assert ret["changes"]["fence_ctrl1"]["new"]["params"]["password"] == "******"
     assert "dummy" not in repr(ret)
+
+
+# ---------------------------------------------------------------- standby
+def standby_salt(monkeypatch: pytest.MonkeyPatch, run: FakeRun) -> None:
+    monkeypatch.setitem(st.__salt__, "pacemaker_cluster.standby", pcm.standby)
+    monkeypatch.setitem(st.__salt__, "pacemaker_cluster.resources_on", pcm.resources_on)
+
+
+@per_release("crm_mon-3-nodes.xml", "crm_mon-standby.xml")
+def test_standby_test_mode_predicts(
+    monkeypatch: pytest.MonkeyPatch, run: FakeRun, test_mode: None, release: str
+) -> None:
+    standby_salt(monkeypatch, run)
+    run.results = [result(rec("crm_mon-3-nodes.xml", release))]
+    ret = st.standby("ctrl2", enabled=True)
+    assert ret["result"] is None and ret["changes"] == {"standby": {"old": False, "new": True}}
+    assert [argv[0] for argv in run.argvs] == ["crm_mon"]
+
+
+@per_release("crm_mon-3-nodes.xml", "crm_mon-standby.xml")
+def test_standby_waits_until_the_node_runs_nothing(
+    monkeypatch: pytest.MonkeyPatch, run: FakeRun, clock: Clock, release: str
+) -> None:
+    standby_salt(monkeypatch, run)
+    three, standby = result(rec("crm_mon-3-nodes.xml", release)), result(rec("crm_mon-standby.xml", release))
+    # state's read, standby's read, crm_attribute, then resources_on: still running once, then empty
+    run.results = [three, three, result(), three, standby]
+    ret = st.standby("ctrl2", enabled=True, timeout=30)
+    assert ret["result"] is True and ret["comment"] == "ctrl2 is in standby and runs no resource."
+    assert clock.sleeps == [2.0]
+
+
+@per_release("crm_mon-standby.xml")
+def test_standby_already_is_a_no_op_and_off_does_not_wait(
+    monkeypatch: pytest.MonkeyPatch, run: FakeRun, release: str
+) -> None:
+    standby_salt(monkeypatch, run)
+    run.results = [result(rec("crm_mon-standby.xml", release))] * 2
+    assert st.standby("ctrl2", enabled=True)["changes"] == {}
+    run.results = [result(rec("crm_mon-standby.xml", release))] * 2 + [result("Deleted nodes attribute")]
+    ret = st.standby("ctrl2", enabled=False)
+    assert ret["result"] is True and ret["changes"] == {"standby": {"old": True, "new": False}}

@@ -1,5 +1,6 @@
 """Unit tests of _modules/prereqos.py and _states/prereqos.py: the operator
-commands (settings, facts, preflight, health) and the two states."""
+commands (settings, facts, preflight, health, haproxy's runtime API) and the
+states (preflight, the health gate, the steps of drain and undrain)."""
 
 from __future__ import annotations
 
@@ -13,11 +14,12 @@ import pytest
 import yaml
 from salt.exceptions import CommandExecutionError
 
-from tests.unit.loader import ROOT, library, load
+from tests.unit.loader import ROOT, library, load, recorded
 
 prereqos = load("_modules", "prereqos")
 prereqos_state = load("_states", "prereqos")
 settings_lib = library("prereqos_settings")
+maintenance = library("prereqos_maintenance")
 
 DEFAULTS = yaml.safe_load((ROOT / "formula/prereqos/defaults.yaml").read_text())
 OSMAP = yaml.safe_load((ROOT / "formula/prereqos/osfamilymap.yaml").read_text())["Debian"]
@@ -31,9 +33,13 @@ def derived(minion_id: str = "ctrl-1", **changes: Any) -> dict:
     return settings_lib.settings(DEFAULTS, OSMAP, site, minion_id)
 
 
+FACTS = derived()["facts"]
+
+
 @pytest.fixture
-def minion(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    """``__salt__`` of a healthy controller ctrl-1 holding the srv VIP; tests change it."""
+def minion(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, Any]:
+    """``__salt__`` of a healthy controller ctrl-1 holding the srv VIP, no controller drained
+    (its maintenance record is ``salt["record"]``, absent); tests change it."""
     salt: dict[str, Any] = {
         "pacemaker_cluster.health": lambda **_: HEALTHY,
         "rabbitmq_cluster.health": lambda **_: HEALTHY,
@@ -47,6 +53,10 @@ def minion(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     monkeypatch.setattr(prereqos, "_local_addresses", lambda: addresses)
     monkeypatch.setattr(prereqos, "_arp_resolve", lambda probe: {})
     monkeypatch.setattr(prereqos, "_haproxy_stat", lambda path: {"galera": {"ctrl-1": "UP"}})
+    record = tmp_path / "maintenance.json"
+    read_record = prereqos.drained
+    monkeypatch.setattr(prereqos, "drained", lambda: read_record(str(record)))
+    salt["record"] = record
     return salt
 
 
@@ -91,7 +101,16 @@ def test_the_module_keeps_only_operator_commands():
         for name, value in vars(prereqos).items()
         if inspect.isfunction(value) and value.__module__ == prereqos.__name__ and not name.startswith("_")
     }
-    assert public == {"settings", "facts", "preflight", "health"}
+    assert public == {
+        "settings",
+        "facts",
+        "drained",
+        "preflight",
+        "health",
+        "haproxy_servers",
+        "haproxy_set_server",
+        "vips_held",
+    }
     for name in public:
         assert "CLI Example:" in getattr(prereqos, name).__doc__
 
@@ -174,6 +193,7 @@ def test_health_before_a_deploy_says_not_deployed_yet(minion, tmp_path):
         "problems": [
             f"not deployed yet: {tmp_path / 'facts.json'} is missing; run salt-run state.orchestrate orch.prereqos"
         ],
+        "maintenance": [],
     }
 
 
@@ -230,3 +250,276 @@ def test_healthy_state_under_test_asks_once(monkeypatch):
     )
     monkeypatch.setattr(prereqos_state, "__opts__", {"test": True}, raising=False)
     assert prereqos_state.healthy("ctrl-1", timeout=300)["result"] is None and calls == [1]
+
+
+# ------------------------------------------------------------ maintenance: health
+def test_health_reports_a_drained_controller_as_maintenance(minion, tmp_path):
+    minion["record"].write_text('{"drained": ["ctrl-2"]}')
+    report = prereqos.health(write_facts(tmp_path, FACTS))
+    assert report["ok"] is False and report["problems"] == []
+    assert report["maintenance"] == maintenance.drained_notes(["ctrl-2"])
+
+
+def test_health_keeps_each_parts_maintenance_apart_from_its_problems(minion, tmp_path):
+    minion["pacemaker_cluster.health"] = lambda **_: {
+        "ok": False,
+        "problems": [],
+        "maintenance": ["node ctrl-2 is in standby"],
+    }
+    minion["rabbitmq_cluster.health"] = lambda **_: {
+        "ok": False,
+        "problems": ["quorum queue 'q' in vhost '/': 2 of 3 replicas online (rabbit@ctrl-3 offline)"],
+        "maintenance": [],
+    }
+    report = prereqos.health(write_facts(tmp_path, FACTS))
+    assert report["maintenance"] == ["pacemaker: node ctrl-2 is in standby"]
+    assert report["problems"] == [
+        "rabbitmq: quorum queue 'q' in vhost '/': 2 of 3 replicas online (rabbit@ctrl-3 offline)"
+    ]
+
+
+def test_a_record_prereqos_did_not_write_is_a_problem(minion, tmp_path, monkeypatch):
+    def broken() -> list[str]:
+        raise CommandExecutionError("cannot read /var/lib/prereqos/maintenance.json: not JSON")
+
+    monkeypatch.setattr(prereqos, "drained", broken)
+    report = prereqos.health(write_facts(tmp_path, FACTS))
+    assert report["problems"] == ["cannot read /var/lib/prereqos/maintenance.json: not JSON"]
+
+
+def test_drained_reads_the_record(tmp_path):
+    path = tmp_path / "maintenance.json"
+    assert prereqos.drained(str(path)) == []
+    path.write_text('{"drained": ["ctrl-3"]}')
+    assert prereqos.drained(str(path)) == ["ctrl-3"]
+    path.write_text("{")
+    with pytest.raises(CommandExecutionError, match="remove it and drain again"):
+        prereqos.drained(str(path))
+
+
+# ------------------------------------------------------- haproxy runtime API
+STAT = (
+    "# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wretr,wredis,status\n"
+    "galera,FRONTEND,,,0,1,4096,1,0,0,0,0,0,,,,,OPEN\n"
+    "galera,ctrl-1,0,0,2,2,,2,0,0,,0,,0,0,0,0,UP\n"
+    "galera,ctrl-2,0,0,0,0,,0,0,0,,0,,0,0,0,0,UP\n"
+    "keystone,ctrl-2,0,0,1,1,,9,0,0,,0,,0,0,0,0,UP\n"
+)
+
+
+@pytest.fixture
+def haproxy(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[str]:
+    """haproxy's runtime API answering ``show stat`` with :data:`STAT`; the commands sent."""
+    sent: list[str] = []
+
+    def command(socket_path: str, text: str) -> str:
+        sent.append(text)
+        return STAT if text == "show stat" else recorded("prereqos", "haproxy-set-server-ok.txt", "13")
+
+    monkeypatch.setattr(prereqos, "_haproxy_command", command)
+    monkeypatch.setattr(prereqos, "_haproxy_socket", lambda path: "/run/haproxy/admin.sock")
+    return sent
+
+
+def test_haproxy_servers_of_one_controller(haproxy):
+    assert prereqos.haproxy_servers("ctrl-2") == {
+        "galera": {"status": "UP", "sessions": 0},
+        "keystone": {"status": "UP", "sessions": 1},
+    }
+
+
+def test_maintenance_also_cuts_the_sessions(haproxy):
+    assert prereqos.haproxy_set_server("ctrl-2", "maint") == ["galera", "keystone"]
+    assert haproxy == [
+        "show stat",
+        "set server galera/ctrl-2 state maint",
+        "shutdown sessions server galera/ctrl-2",
+        "set server keystone/ctrl-2 state maint",
+        "shutdown sessions server keystone/ctrl-2",
+    ]
+
+
+def test_haproxy_refusal_comes_back_with_its_text(monkeypatch, haproxy):
+    unknown = recorded("prereqos", "haproxy-set-server-unknown.txt", "13")
+    monkeypatch.setattr(prereqos, "_haproxy_command", lambda path, text: STAT if text == "show stat" else unknown)
+    with pytest.raises(CommandExecutionError, match=r"set server galera/ctrl-2 state drain: No such server\."):
+        prereqos.haproxy_set_server("ctrl-2", "drain")
+
+
+def test_an_unknown_server_state_is_refused(haproxy):
+    with pytest.raises(CommandExecutionError, match="state must be ready, drain or maint"):
+        prereqos.haproxy_set_server("ctrl-2", "up")
+
+
+# ------------------------------------------------------------------ states
+class FakeHaproxy:
+    """haproxy's servers of ctrl-2 as the states see them through prereqos.*."""
+
+    def __init__(self, status: str = "UP", sessions: int = 0) -> None:
+        self.servers = {
+            "galera": {"status": status, "sessions": sessions},
+            "keystone": {"status": status, "sessions": 0},
+        }
+        self.states: list[str] = []
+
+    def get(self, server: str) -> dict:
+        return copy.deepcopy(self.servers)
+
+    def set(self, server: str, state: str) -> list[str]:
+        self.states.append(state)
+        for entry in self.servers.values():
+            entry["status"] = {"drain": "DRAIN", "maint": "MAINT", "ready": "UP"}[state]
+            if state == "maint":
+                entry["sessions"] = 0
+        return list(self.servers)
+
+
+def wire(monkeypatch, test: bool = False, **salt: Any) -> dict[str, Any]:
+    functions = {"prereqos.facts": lambda: FACTS, "service.status": lambda name: True, **salt}
+    monkeypatch.setattr(prereqos_state, "__salt__", functions, raising=False)
+    monkeypatch.setattr(prereqos_state, "__opts__", {"test": test}, raising=False)
+    monkeypatch.setattr(prereqos_state, "__grains__", {"id": "ctrl-1"}, raising=False)
+    return functions
+
+
+@pytest.mark.parametrize("test", [True, False])
+def test_haproxy_server_drains_then_maintenance(monkeypatch, test):
+    fake = FakeHaproxy()
+    wire(monkeypatch, test, **{"prereqos.haproxy_servers": fake.get, "prereqos.haproxy_set_server": fake.set})
+    ret = prereqos_state.haproxy_server("ctrl-2", drained=True, timeout=1)
+    assert ret["changes"] == {
+        "servers": {"old": {"galera": "UP", "keystone": "UP"}, "new": {"galera": "MAINT", "keystone": "MAINT"}}
+    }
+    assert ret["result"] is (None if test else True)
+    assert fake.states == ([] if test else ["drain", "maint"])
+
+
+def test_haproxy_server_cuts_sessions_left_after_the_timeout(monkeypatch):
+    fake = FakeHaproxy(sessions=2)
+    wire(monkeypatch, **{"prereqos.haproxy_servers": fake.get, "prereqos.haproxy_set_server": fake.set})
+    ret = prereqos_state.haproxy_server("ctrl-2", drained=True, timeout=0.05, interval=0.01)
+    assert ret["result"] is True and "sessions cut after 0.05s: {'galera': 2}" in ret["comment"]
+
+
+def test_haproxy_server_already_in_maintenance_changes_nothing(monkeypatch):
+    fake = FakeHaproxy(status="MAINT")
+    wire(monkeypatch, **{"prereqos.haproxy_servers": fake.get, "prereqos.haproxy_set_server": fake.set})
+    ret = prereqos_state.haproxy_server("ctrl-2", drained=True)
+    assert ret["result"] is True and ret["changes"] == {} and fake.states == []
+
+
+def test_haproxy_server_ready_again(monkeypatch):
+    fake = FakeHaproxy(status="MAINT")
+    wire(monkeypatch, **{"prereqos.haproxy_servers": fake.get, "prereqos.haproxy_set_server": fake.set})
+    ret = prereqos_state.haproxy_server("ctrl-2", drained=False)
+    assert ret["result"] is True and fake.states == ["ready"]
+
+
+def test_haproxy_server_on_a_node_whose_haproxy_is_stopped_changes_nothing(monkeypatch):
+    fake = FakeHaproxy()
+    wire(monkeypatch, **{"service.status": lambda name: False, "prereqos.haproxy_servers": fake.get})
+    ret = prereqos_state.haproxy_server("ctrl-2", drained=True)
+    assert ret["result"] is True and ret["changes"] == {} and "not running" in ret["comment"]
+
+
+@pytest.mark.parametrize("test", [True, False])
+def test_vips_released_with_keepalived_writes_the_track_file_and_waits(monkeypatch, tmp_path, test):
+    path = tmp_path / "vips-released"
+    monkeypatch.setattr(prereqos_state.prereqos_maintenance, "VIPS_RELEASED_PATH", str(path))
+    held = iter([["192.0.2.10"], []])
+    wire(
+        monkeypatch,
+        test,
+        **{"prereqos.facts": lambda: {**FACTS, "vip_manager": "keepalived"}, "prereqos.vips_held": lambda: next(held)},
+    )
+    ret = prereqos_state.vips_released("ctrl-1", released=True, timeout=5, interval=0.01)
+    assert ret["changes"] == {"vips_released": {"old": False, "new": True}}
+    assert ret["result"] is (None if test else True), ret["comment"]
+    assert path.exists() is (not test)
+    if not test:
+        assert path.read_text() == "1\n"
+        again = prereqos_state.vips_released("ctrl-1", released=False)
+        assert again["changes"] == {"vips_released": {"old": True, "new": False}} and path.read_text() == "0\n"
+
+
+def test_vips_released_fails_while_a_vip_stays(monkeypatch, tmp_path):
+    monkeypatch.setattr(prereqos_state.prereqos_maintenance, "VIPS_RELEASED_PATH", str(tmp_path / "vips-released"))
+    wire(
+        monkeypatch,
+        **{
+            "prereqos.facts": lambda: {**FACTS, "vip_manager": "keepalived"},
+            "prereqos.vips_held": lambda: ["192.0.2.10"],
+        },
+    )
+    ret = prereqos_state.vips_released("ctrl-1", released=True, timeout=0.05, interval=0.01)
+    assert ret["result"] is False and ret["comment"] == "still holding 192.0.2.10 after 0.05s"
+
+
+def test_vips_released_with_pacemaker_is_standby(monkeypatch):
+    calls = []
+    wire(monkeypatch)
+    monkeypatch.setattr(
+        prereqos_state,
+        "__states__",
+        {"pacemaker_cluster.standby": lambda name, enabled, timeout: calls.append((name, enabled)) or {"result": True}},
+        raising=False,
+    )
+    assert prereqos_state.vips_released("ctrl-2", released=True)["result"] is True
+    assert calls == [("ctrl-2", True)]
+
+
+def health(problems: list[str] = (), notes: list[str] = ()) -> dict[str, Any]:
+    return {"ok": not problems and not notes, "problems": list(problems), "maintenance": list(notes)}
+
+
+def test_ready_for_drain_on_a_healthy_cluster(monkeypatch):
+    wire(monkeypatch, **{"prereqos.health": health, "prereqos.drained": lambda: []})
+    assert prereqos_state.ready_for("ctrl-2", "drain")["result"] is True
+
+
+def test_ready_for_drain_refuses_with_another_controller_drained(monkeypatch):
+    wire(monkeypatch, **{"prereqos.health": lambda: health(notes=["x"]), "prereqos.drained": lambda: ["ctrl-3"]})
+    ret = prereqos_state.ready_for("ctrl-2", "drain")
+    assert ret["result"] is False and ret["comment"].startswith(
+        "ctrl-1 refuses to drain ctrl-2:\nctrl-3 is already drained"
+    )
+
+
+def test_ready_for_drain_on_the_node_asks_about_quorum_queues(monkeypatch):
+    wire(
+        monkeypatch,
+        **{
+            "prereqos.health": health,
+            "prereqos.drained": lambda: [],
+            "rabbitmq_cluster.quorum_critical": lambda: ["'orders' in vhost '/'"],
+        },
+    )
+    ret = prereqos_state.ready_for("ctrl-1", "drain")
+    assert (
+        ret["result"] is False
+        and "quorum queue 'orders' in vhost '/' would lose its majority without ctrl-1" in ret["comment"]
+    )
+
+
+def test_ready_for_undrain_waits_until_the_node_is_healthy(monkeypatch):
+    reports = iter([health(["galera: local state Joiner"], ["ctrl-1 is drained"]), health([], ["ctrl-1 is drained"])])
+    wire(monkeypatch, **{"prereqos.health": lambda: next(reports)})
+    ret = prereqos_state.ready_for("ctrl-1", "undrain", timeout=5, interval=0.01)
+    assert ret["result"] is True
+
+
+def test_ready_for_undrain_refuses_after_the_timeout(monkeypatch):
+    wire(monkeypatch, **{"prereqos.health": lambda: health(["galera: local state Joiner"])})
+    ret = prereqos_state.ready_for("ctrl-1", "undrain", timeout=0.05, interval=0.01)
+    assert ret["result"] is False and "ctrl-1 is not healthy yet: galera: local state Joiner" in ret["comment"]
+
+
+def test_the_health_gate_fails_at_once_on_maintenance(monkeypatch):
+    calls = []
+    wire(
+        monkeypatch,
+        **{"prereqos.health": lambda: calls.append(1) or health(notes=["ctrl-2 is drained for maintenance"])},
+    )
+    ret = prereqos_state.healthy("ctrl-1", timeout=300)
+    assert ret["result"] is False and ret["comment"] == "in maintenance:\nctrl-2 is drained for maintenance"
+    assert calls == [1]

@@ -63,6 +63,16 @@ def test_parse_haproxy_stat_recorded(release):
     assert stat == {"galera": {"ctrl-1": "UP", "ctrl-2": "DOWN"}, "keystone": {"ctrl-1": "UP", "ctrl-2": "DOWN"}}
 
 
+@per_release("haproxy-show-stat-drain.csv", "haproxy-show-stat-maint.csv")
+def test_parse_haproxy_servers_drained_then_in_maintenance(release):
+    """Only the status tells a drained server apart (its weight stays 1); scur counts its sessions."""
+    drained = node.parse_haproxy_servers(recorded("prereqos", "haproxy-show-stat-drain.csv", release))
+    assert drained["keystone"]["ctrl-1"] == {"status": "DRAIN", "sessions": 0}
+    assert drained["galera"]["ctrl-1"] == {"status": "UP", "sessions": 0}
+    maint = node.parse_haproxy_servers(recorded("prereqos", "haproxy-show-stat-maint.csv", release))
+    assert maint["keystone"]["ctrl-1"]["status"] == "MAINT"
+
+
 @pytest.mark.parametrize("text", ["", "not csv", "pxname,svname\n"])
 def test_parse_haproxy_stat_garbage(text):
     with pytest.raises(node.ToolOutputError, match="unexpected haproxy"):
@@ -142,4 +152,20 @@ def test_health_report_names_each_problem_by_part():
         "haproxy runtime API unreachable: [Errno 2] No such file or directory",
         "haproxy: no Galera server is UP behind galera",
         "galera: cluster size 2 of 3",
+    ]
+
+
+def test_health_report_of_a_node_in_standby_keeps_maintenance_apart():
+    """pacemaker stops haproxy on a node in standby: planned, not a problem."""
+    facts = derived()["facts"]
+    standby = {"ok": False, "problems": [], "maintenance": ["node ctrl-1 is in standby"], "standby": ["ctrl-1"]}
+    parts = {"pacemaker": standby, "rabbitmq": HEALTHY, "galera": HEALTHY}
+    report = node.health_report(
+        facts, set(), None, "[Errno 2] No such file or directory", parts, [], ["ctrl-1 is drained"]
+    )
+    assert report["ok"] is False and report["problems"] == []
+    assert report["maintenance"] == [
+        "ctrl-1 is drained",
+        "haproxy is stopped: this node is in standby",
+        "pacemaker: node ctrl-1 is in standby",
     ]

@@ -76,13 +76,16 @@ def assert_no_secret(secret: str, fake: FakeCtl, *returns: Any) -> None:
 def ctl(monkeypatch: pytest.MonkeyPatch) -> FakeCtl:
     fake = FakeCtl()
     monkeypatch.setattr(mod, "__salt__", {"cmd.run_all": fake}, raising=False)
-    monkeypatch.setattr(mod, "_cli", lambda: ["rabbitmqctl"])
+    monkeypatch.setattr(mod, "_cli", lambda tool="rabbitmqctl": [tool])
     return fake
 
 
 def cluster(status: str, node: int, fake: FakeCtl, release: str) -> FakeCtl:
-    """Answer cluster_status with a recorded file, and status with the recorded node ``node``."""
-    return fake.add("cluster_status", rec(status, release)).add("status", rec(f"status-rabbit{node}.json", release))
+    """Answer cluster_status with a recorded file, status with the recorded node ``node``, and
+    the queues of every vhost with one quorum queue, its three replicas online."""
+    fake.add("cluster_status", rec(status, release)).add("status", rec(f"status-rabbit{node}.json", release))
+    fake.add("list_vhosts", rec("list_vhosts.json", release))
+    return fake.add("list_queues", rec("list_queues-quorum.json", release))
 
 
 # ---------------------------------------------------------------------------
@@ -521,6 +524,7 @@ def test_health_ok(ctl: FakeCtl, release: str) -> None:
         "partitions": [],
         "alarms": [],
         "problems": [],
+        "maintenance": [],
     }
     assert mod.health()["ok"] is True
 
@@ -593,3 +597,53 @@ def test_health_never_raises(ctl: FakeCtl, answer: str, problem: str, release: s
     assert len(health["problems"]) == 1
     assert health["problems"][0].startswith("cannot read the cluster status of the local node: ")
     assert problem in health["problems"][0] and "\n" not in health["problems"][0]
+
+
+# ---------------------------------------------------------------------------
+# Maintenance mode
+
+
+@per_release("cluster_status-maintenance.json", "status-rabbit1.json")
+def test_health_says_which_node_is_in_maintenance(ctl: FakeCtl, release: str) -> None:
+    cluster("cluster_status-maintenance.json", 1, ctl, release)
+    health = mod.health()
+    assert health["ok"] is False and health["problems"] == []
+    assert health["maintenance"] == [
+        f"{RABBIT(2)} is in maintenance mode (rabbitmq-upgrade drain): it serves no client until revived"
+    ]
+
+
+@per_release("cluster_status-3nodes.json", "status-rabbit1.json", "list_queues-quorum-member-down.json")
+def test_health_counts_quorum_replicas_offline(ctl: FakeCtl, release: str) -> None:
+    cluster("cluster_status-3nodes.json", 1, ctl, release)
+    ctl.add("list_queues", rec("list_queues-quorum-member-down.json", release))
+    assert mod.health()["problems"] == [
+        f"quorum queue 'scheduler' in vhost '{vhost}': 2 of 3 replicas online ({RABBIT(3)} offline)"
+        for vhost in ("/", "openstack")
+    ]
+    assert mod.health(queues=False)["ok"] is True
+
+
+@per_release("quorum-critical-no.json", "quorum-critical-yes.json")
+def test_quorum_critical(ctl: FakeCtl, release: str) -> None:
+    ctl.add("check_if_node_is_quorum_critical", rec("quorum-critical-no.json", release))
+    assert mod.quorum_critical() == []
+    assert ctl.calls[-1][0][:1] == ["rabbitmq-diagnostics"]
+    ctl.add("check_if_node_is_quorum_critical", err("quorum-critical-yes.json", release))
+    assert mod.quorum_critical() == ["'scheduler' in vhost '/'"]
+
+
+def test_quorum_critical_other_failures_raise(ctl: FakeCtl) -> None:
+    ctl.add("check_if_node_is_quorum_critical", {"retcode": 69, "stdout": "", "stderr": "Error: unable to perform"})
+    with pytest.raises(CommandExecutionError, match="check_if_node_is_quorum_critical failed \\(exit 69\\)"):
+        mod.quorum_critical()
+
+
+@per_release("cluster_status-3nodes.json", "cluster_status-maintenance.json", "upgrade-drain.txt")
+def test_drain_and_revive_only_when_needed(ctl: FakeCtl, release: str) -> None:
+    cluster("cluster_status-3nodes.json", 2, ctl, release).add("drain", rec("upgrade-drain.txt", release))
+    assert mod.drain() is True and ctl.argv_of("drain") == ["rabbitmq-upgrade", "drain"]
+    assert mod.revive() is False
+    cluster("cluster_status-maintenance.json", 2, ctl, release).add("revive", rec("upgrade-revive.txt", release))
+    assert mod.drain() is False
+    assert mod.revive() is True and ctl.argv_of("revive") == ["rabbitmq-upgrade", "revive"]

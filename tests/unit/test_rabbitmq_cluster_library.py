@@ -73,6 +73,7 @@ def test_parse_standalone(release: str) -> None:
         "partitions": [],
         "partitioned_from": {},
         "alarms": [],
+        "maintenance": [],
     }
 
 
@@ -400,3 +401,60 @@ def test_wanted_policy_compares_as_rabbitmqctl_gives_it_back(release: str) -> No
     want = rabbit.wanted_policy("^(?!amq\\.).*", {"overflow": "reject-publish", "max-length": 10000}, "0", "queues")
     assert want == {key: live[key] for key in want}
     assert rabbit.wanted_policy("^", {"ha-params": (1, 2)}, 1, "all")["definition"] == {"ha-params": [1, 2]}
+
+
+# ---------------------------------------------------------------------------
+# Maintenance mode and quorum queue replicas
+
+
+@per_release("cluster_status-maintenance.json", "cluster_status-3nodes.json")
+def test_parse_a_node_in_maintenance_mode(release: str) -> None:
+    """3.10 wraps "marked for maintenance" in mangled colour codes; 4.0 does not."""
+    status = rabbit.parse_cluster_status(rec("cluster_status-maintenance.json", release))
+    assert status["maintenance"] == [RABBIT(2)] and status["running_nodes"] == [RABBIT(1), RABBIT(2), RABBIT(3)]
+    assert rabbit.maintenance_notes(status) == [
+        f"{RABBIT(2)} is in maintenance mode (rabbitmq-upgrade drain): it serves no client until revived"
+    ]
+    assert rabbit.parse_cluster_status(rec("cluster_status-3nodes.json", release))["maintenance"] == []
+
+
+@per_release("list_queues-quorum.json", "list_queues-quorum-member-down.json")
+def test_quorum_queue_replicas(release: str) -> None:
+    whole = rabbit.parse_queue_replicas(rec("list_queues-quorum.json", release))
+    assert whole == {
+        "scheduler": {
+            "type": "quorum",
+            "members": [RABBIT(1), RABBIT(2), RABBIT(3)],
+            "online": [RABBIT(1), RABBIT(2), RABBIT(3)],
+            "leader": RABBIT(1),
+        }
+    }
+    nodes = [RABBIT(1), RABBIT(2), RABBIT(3)]
+    assert rabbit.replica_problems({"/": whole}, nodes) == []
+    down = rabbit.parse_queue_replicas(rec("list_queues-quorum-member-down.json", release))
+    assert rabbit.replica_problems({"/": down}, nodes) == [
+        f"quorum queue 'scheduler' in vhost '/': 2 of 3 replicas online ({RABBIT(3)} offline)"
+    ]
+    assert rabbit.replica_problems({"/": whole}, [*nodes, "rabbit4@localhost"]) == [
+        "quorum queue 'scheduler' in vhost '/' has no replica on rabbit4@localhost: "
+        "rabbitmq-queues grow rabbit4@localhost all --vhost-pattern '/' --queue-pattern 'scheduler'"
+    ]
+
+
+def test_classic_queues_have_no_replicas() -> None:
+    rows = rabbit.parse_queue_replicas('[{"name":"orders","type":"classic","members":"","online":""}]')
+    assert rows["orders"]["members"] == [] and rabbit.replica_problems({"/": rows}, [RABBIT(1)]) == []
+
+
+@per_release("quorum-critical-yes.json")
+def test_parse_quorum_critical_queues(release: str) -> None:
+    assert rabbit.parse_quorum_critical(err("quorum-critical-yes.json", release)["stderr"]) == [
+        "'scheduler' in vhost '/'"
+    ]
+
+
+@per_release("list_queues-quorum-member-down.json")
+def test_a_replica_offline_on_a_node_in_maintenance_is_no_problem(release: str) -> None:
+    down = rabbit.parse_queue_replicas(rec("list_queues-quorum-member-down.json", release))
+    nodes = [RABBIT(1), RABBIT(2), RABBIT(3)]
+    assert rabbit.replica_problems({"/": down}, nodes, in_maintenance=[RABBIT(3)]) == []

@@ -82,7 +82,7 @@ class Clock:
 def ctl(monkeypatch: pytest.MonkeyPatch) -> FakeCtl:
     fake = FakeCtl()
     monkeypatch.setattr(execmod, "__salt__", {"cmd.run_all": fake}, raising=False)
-    monkeypatch.setattr(execmod, "_cli", lambda: ["rabbitmqctl"])
+    monkeypatch.setattr(execmod, "_cli", lambda tool="rabbitmqctl": [tool])
     return fake
 
 
@@ -745,3 +745,36 @@ def test_policy_absent(opts: dict, ctl: FakeCtl, release: str) -> None:
     assert ctl.argv_of("clear_policy") == ["rabbitmqctl", "clear_policy", "-p", "openstack", "--", "alt-exchange"]
     ctl.add("clear_policy", err("err-clear_policy-missing.json", release))
     assert "Parameter does not exist" in check(states.policy_absent("alt-exchange", "openstack"), ctl, False)["comment"]
+
+
+@pytest.mark.parametrize("test_mode", [True, False])
+@per_release("cluster_status-3nodes.json", "status-rabbit2.json", "upgrade-drain.txt")
+def test_maintenance_drains_the_local_node(opts: dict, ctl: FakeCtl, test_mode: bool, release: str) -> None:
+    cluster("cluster_status-3nodes.json", 2, ctl, release).add("drain", rec("upgrade-drain.txt", release))
+    opts["test"] = test_mode
+    ret = check(states.maintenance(RABBIT(2), enabled=True), ctl, None if test_mode else True)
+    assert ret["changes"] == {"maintenance": {"old": False, "new": True}}
+    assert ("drain" in ctl.commands) is not test_mode
+
+
+@per_release("cluster_status-maintenance.json", "status-rabbit2.json")
+def test_maintenance_already_drained_is_a_no_op(opts: dict, ctl: FakeCtl, release: str) -> None:
+    cluster("cluster_status-maintenance.json", 2, ctl, release)
+    ret = check(states.maintenance(RABBIT(2), enabled=True), ctl, True)
+    assert ret["changes"] == {} and ret["comment"] == f"{RABBIT(2)} is in maintenance mode."
+
+
+@per_release("cluster_status-maintenance.json", "status-rabbit2.json", "upgrade-revive.txt")
+def test_maintenance_revives(opts: dict, ctl: FakeCtl, release: str) -> None:
+    cluster("cluster_status-maintenance.json", 2, ctl, release).add("revive", rec("upgrade-revive.txt", release))
+    ret = check(states.maintenance(RABBIT(2), enabled=False), ctl, True)
+    assert ret["changes"] == {"maintenance": {"old": True, "new": False}} and "revive" in ctl.commands
+
+
+@per_release("cluster_status-3nodes.json", "status-rabbit1.json")
+def test_maintenance_of_another_node_is_refused(opts: dict, ctl: FakeCtl, release: str) -> None:
+    cluster("cluster_status-3nodes.json", 1, ctl, release)
+    ret = check(states.maintenance(RABBIT(2), enabled=True), ctl, False)
+    assert (
+        ret["comment"] == f"The local RabbitMQ node is {RABBIT(1)}, not {RABBIT(2)}: target {RABBIT(2)}'s controller."
+    )

@@ -5,8 +5,10 @@ that release's README said (secrets in the pillar of every minion and the
 master); the operator then moves the pillar's secrets to the controllers only
 (this release's layout), commits this tree to the served repository and runs
 ``orch.prereqos``. That first run adds only what this release brings (the
-node's facts file, galera.cnf's ``datadir`` line, same value as MariaDB's
-default) and restarts nothing; the next one changes nothing.
+node's facts file; in galera.cnf the ``datadir`` line, same value as MariaDB's
+default, and flow control for one writer, both read at the next restart;
+keepalived's track file of planned maintenance, reloaded) and restarts
+nothing; the next one changes nothing.
 
 Runs in ``make test-upgrade`` and ``make test-all`` (not in ``make test``): it needs
 the repository's history, and a test bed of its own.
@@ -28,8 +30,43 @@ from tests.testbed.site import site_pillar
 #: the last formula release before Debian 13 and the secrets' own pillar file
 PREVIOUS_RELEASE = "6a235b33ce3d5a9640fd002d51c2f5628b2ef433"
 GALERA_CNF = "/etc/mysql/mariadb.conf.d/99-prereqos-galera.cnf"
+KEEPALIVED_CONF = "/etc/keepalived/keepalived.conf"
 #: what the first run of this release changes on every controller, and nothing else
-FIRST_RUN_CHANGES = {"prereqos-deploy/prereqos-facts", "prereqos-deploy/prereqos-galera-config"}
+FIRST_RUN_CHANGES = {
+    "prereqos-deploy/prereqos-facts",
+    "prereqos-deploy/prereqos-galera-config",
+    "prereqos-deploy/prereqos-keepalived-state-dir",
+    "prereqos-deploy/prereqos-keepalived-config",
+    "prereqos-deploy/prereqos-keepalived-running",
+}
+#: how each file's lines may change: (prefixes of lines added, prefixes of lines removed)
+CHANGED_LINES = {
+    GALERA_CNF: (
+        (
+            "datadir = /var/lib/mysql",
+            "# Group communication on this node's address only (the default is every address);",
+            "# flow control for one writer at a time.",
+            'wsrep_provider_options = "gmcast.listen_addr=tcp://',
+        ),
+        (
+            "# Group communication on this node's address only (the default is every address).",
+            'wsrep_provider_options = "gmcast.listen_addr=tcp://',
+        ),
+    ),
+    KEEPALIVED_CONF: (
+        (
+            "# 1 while this controller is drained for maintenance: every instance goes to",
+            "# FAULT, releases its VIP and claims none (orch.prereqos_drain / _undrain).",
+            "vrrp_track_file prereqos_drained {",
+            '    file "/var/lib/prereqos/vips-released"',
+            "    weight 0",
+            "    init_file 0",
+            "    track_file {",
+            "        prereqos_drained",
+        ),
+        (),
+    ),
+}
 PROBE_MESSAGES = 20
 PROBE_ROWS = 10
 
@@ -70,10 +107,10 @@ def test_the_first_run_of_this_release_adds_its_files_and_restarts_nothing(previ
     assert previous.units() == units
     after = _configs(previous)
     for node in previous.controllers:
-        before_cnf, after_cnf = configs[node].pop(GALERA_CNF), after[node].pop(GALERA_CNF)
-        added = set(after_cnf.splitlines()) - set(before_cnf.splitlines())
-        assert added == {"datadir = /var/lib/mysql"}, (node, added)
-        assert set(before_cnf.splitlines()) <= set(after_cnf.splitlines()), node
+        for path, (added, removed) in CHANGED_LINES.items():
+            old, new = set(configs[node].pop(path).splitlines()), set(after[node].pop(path).splitlines())
+            assert all(line.startswith(added) for line in new - old), (node, path, new - old)
+            assert all(line.startswith(removed) for line in old - new), (node, path, old - new)
     assert after == configs
     assert queue_depth(previous) == PROBE_MESSAGES
     for node in previous.controllers:

@@ -10,6 +10,14 @@ prereqos-keepalived-installed:
     - pkgs: {{ prereqos.lookup.pkgs.keepalived | json }}
     - install_recommends: {{ prereqos.lookup.install_recommends }}
 
+{#- Where drain leaves keepalived's track file (init_file creates it with 0). #}
+prereqos-keepalived-state-dir:
+  file.directory:
+    - name: {{ prereqos.state_dir }}
+    - user: root
+    - group: root
+    - mode: '0755'
+
 prereqos-keepalived-config:
   file.managed:
     - name: {{ prereqos.lookup.paths.keepalived_conf }}
@@ -21,6 +29,7 @@ prereqos-keepalived-config:
     - check_cmd: {{ prereqos.lookup.paths.keepalived_binary }} -t -f
     - require:
       - pkg: prereqos-keepalived-installed
+      - file: prereqos-keepalived-state-dir
 
 prereqos-keepalived-running:
   service.running:

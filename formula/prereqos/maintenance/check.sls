@@ -1,0 +1,12 @@
+{#- Go or refuse, changing nothing. drain: every controller checks that it
+    sees a whole, healthy cluster with no other controller drained (and the
+    drained one that no quorum queue needs it). undrain: the controller itself
+    waits until it is healthy again (Galera Synced, RabbitMQ running), its
+    maintenance aside, up to maintenance:ready_timeout. #}
+{%- from "prereqos/maintenance/map.jinja" import prereqos, maintenance with context %}
+
+prereqos-maintenance-ready:
+  prereqos.ready_for:
+    - name: {{ maintenance.node }}
+    - action: {{ maintenance.action }}
+    - timeout: {{ prereqos.maintenance.ready_timeout if maintenance.action == "undrain" else 0 }}

@@ -1,0 +1,36 @@
+{#- On every controller: the drained controller's servers go to drain, then
+    maintenance, through the runtime API (no new session; the current ones end
+    or are cut after maintenance:drain_timeout; the Galera listener's next
+    server becomes the writer); the maintenance record and haproxy.cfg then
+    say the same (`disabled`), so a reload or a re-run keeps them there.
+    undrain: the reverse, the record and haproxy.cfg first. #}
+{%- from "prereqos/maintenance/map.jinja" import prereqos, maintenance with context %}
+{%- set drain = maintenance.action == "drain" %}
+
+include:
+  - prereqos.ha.haproxy
+
+prereqos-maintenance-haproxy-servers:
+  prereqos.haproxy_server:
+    - name: {{ maintenance.node }}
+    - drained: {{ drain }}
+    - timeout: {{ prereqos.maintenance.drain_timeout }}
+{%- if drain %}
+    - require_in:
+      - file: prereqos-maintenance-record
+{%- else %}
+    - require:
+      - file: prereqos-haproxy-config
+{%- endif %}
+
+prereqos-maintenance-record:
+  file.serialize:
+    - name: {{ prereqos.maintenance_path }}
+    - dataset: {{ {"drained": prereqos.drained} | json }}
+    - serializer: json
+    - user: root
+    - group: root
+    - mode: '0644'
+    - makedirs: true
+    - require_in:
+      - file: prereqos-haproxy-config

@@ -1,0 +1,142 @@
+"""Planned maintenance under the zero-loss clients: drain the controller that holds
+the VIPs and is the Galera writer, keep it drained across a re-run, refuse a second
+drain, undrain it, refuse a drain while a controller is down, restart every
+controller in turn.
+
+Runs after test_failover.py on the same test bed, in this file's order.
+"""
+
+from __future__ import annotations
+
+import json
+
+from tests.testbed import orchestration
+from tests.testbed.clients import wait_until
+from tests.testbed.cluster import Cluster
+from tests.testbed.maintenance import (
+    ClientFigures,
+    drain_node,
+    galera_writer,
+    make_holder,
+    per_node,
+    queue_leaders,
+    rolling_restart,
+    under_load,
+    undrain_node,
+)
+
+# The Galera listener's first server: the writer while it is up.
+WRITER = "ctrl-1"
+# A commit may be cut when its session moves to the new writer, or when the VIP moves:
+# the client reconnects. Measured here 0.1-1.5 s (the goal is 1 s: not met yet).
+MAX_WRITE_GAP_S = 2.0
+
+
+def assert_unnoticed(figures: ClientFigures, vip_moves: int) -> None:
+    """No confirmed message lost, writes resumed within MAX_WRITE_GAP_S, and no request
+    failed but one in flight at the instant a VIP left its holder (the new holder resets
+    it: it has no state of that connection), at most one per VIP move."""
+    assert figures.lost_messages == [], figures
+    assert figures.write_gap_s <= MAX_WRITE_GAP_S, figures
+    resets = [error for error in figures.failed_requests if "Connection reset by peer" in error]
+    assert resets == figures.failed_requests and len(resets) <= vip_moves, figures
+
+
+def haproxy_statuses(cluster: Cluster, server: str) -> dict[str, set[str]]:
+    """``controller -> {status of server in each listener}`` on every controller whose haproxy
+    runs (pacemaker stops it on a node in standby)."""
+    statuses = {}
+    for node in cluster.controllers:
+        if cluster.tb.exec(node, ["systemctl", "is-active", "--quiet", "haproxy"], timeout=30).rc == 0:
+            servers = cluster.tb.salt(node, "prereqos.haproxy_servers", server)[node]
+            statuses[node] = {entry["status"] for entry in servers.values()}
+    return statuses
+
+
+def health(cluster: Cluster, node: str) -> dict:
+    return cluster.tb.salt(node, "prereqos.health", timeout=120)[node]
+
+
+def test_drain_of_the_vip_holder_and_writer_goes_unnoticed(cluster: Cluster) -> None:
+    make_holder(cluster, WRITER)
+    assert galera_writer(cluster) == WRITER
+    prediction = cluster.orchestrate(mods="orch.prereqos_drain", pillar=json.dumps({"node": WRITER}), test=True)
+    assert prediction.rc == 0, prediction.report()
+    run, figures = under_load(cluster, lambda: drain_node(cluster, WRITER))
+    print(f"\n[{cluster.label}] drain {WRITER}: {figures}")
+    assert_unnoticed(figures, vip_moves=len(cluster.site["networks"]))
+    # test=True predicted every change; Salt says a watch-triggered reload in its comment only.
+    for node, ids in run.changed.items():
+        predicted = set(prediction.changed.get(node, []))
+        assert predicted <= set(ids), node
+        assert all(i.endswith(("haproxy-running", "haproxy-reloaded")) for i in set(ids) - predicted), node
+    holders = cluster.vip_holders()
+    assert all(len(nodes) == 1 and WRITER not in nodes for nodes in holders.values()), holders
+    statuses = haproxy_statuses(cluster, WRITER)
+    assert statuses and all(found == {"MAINT"} for found in statuses.values()), statuses
+    assert galera_writer(cluster) != WRITER
+    leaders = queue_leaders(cluster, "ctrl-2")
+    assert leaders and f"rabbit@{WRITER}" not in leaders.values(), leaders
+    report = health(cluster, "ctrl-3")
+    assert report["ok"] is False and any(f"{WRITER} is drained" in note for note in report["maintenance"]), report
+
+
+def test_a_rerun_while_drained_changes_nothing_and_stops_at_the_health_gate(cluster: Cluster) -> None:
+    configs = cluster.checksums()
+    run = cluster.orchestrate()
+    assert run.changed == {}, run.changed
+    failures = "\n".join(orchestration.failures(run.steps))
+    assert run.rc != 0 and "in maintenance" in failures and f"{WRITER} is drained" in failures, failures
+    assert cluster.checksums() == configs
+    assert all(found == {"MAINT"} for found in haproxy_statuses(cluster, WRITER).values())
+
+
+def test_a_second_drain_is_refused_naming_the_drained_controller(cluster: Cluster) -> None:
+    configs = cluster.checksums()
+    run = cluster.orchestrate(mods="orch.prereqos_drain", pillar=json.dumps({"node": "ctrl-2"}))
+    failures = "\n".join(orchestration.failures(run.steps))
+    assert run.rc != 0 and f"{WRITER} is already drained" in failures, failures
+    assert run.changed == {}, run.changed
+    assert cluster.checksums() == configs
+
+
+def test_undrain_brings_everything_back_unnoticed(cluster: Cluster) -> None:
+    units = cluster.units()
+    _, figures = under_load(cluster, lambda: undrain_node(cluster, WRITER))
+    print(f"\n[{cluster.label}] undrain {WRITER}: {figures}")
+    assert_unnoticed(figures, vip_moves=0)
+    wait_until(lambda: all(found == {"UP"} for found in haproxy_statuses(cluster, WRITER).values()), 60)
+    assert len(haproxy_statuses(cluster, WRITER)) == len(cluster.controllers)
+    assert galera_writer(cluster) == WRITER
+    for node in cluster.controllers:
+        report = health(cluster, node)
+        assert report["ok"], report
+    rerun = cluster.converge()
+    assert rerun.changed == {}, rerun.changed
+    assert {node: units[node] for node in cluster.controllers if node != WRITER} == {
+        node: unit for node, unit in cluster.units().items() if node != WRITER
+    }
+
+
+def test_a_drain_is_refused_while_a_controller_is_down(cluster: Cluster) -> None:
+    configs = {node: sums for node, sums in cluster.checksums().items() if node != "ctrl-3"}
+    cluster.tb.stop("ctrl-3")
+    try:
+        run = cluster.orchestrate(mods="orch.prereqos_drain", pillar=json.dumps({"node": "ctrl-2"}))
+        failures = "\n".join(orchestration.failures(run.steps))
+        assert run.rc != 0 and "ctrl-3" in failures, failures
+        assert run.changed == {}, run.changed
+        assert cluster.checksums(["ctrl-1", "ctrl-2"]) == configs
+    finally:
+        cluster.tb.start("ctrl-3")
+        cluster.converge()
+
+
+def test_a_rolling_restart_goes_unnoticed(cluster: Cluster) -> None:
+    run, figures = under_load(cluster, lambda: rolling_restart(cluster))
+    print(f"\n[{cluster.label}] rolling restart: {figures}")
+    for node, line in per_node(run, figures, cluster.controllers).items():
+        print(f"[{cluster.label}]   {node}: {line}")
+    assert_unnoticed(figures, vip_moves=len(cluster.site["networks"]) * len(cluster.controllers))
+    rerun = cluster.converge()
+    assert rerun.changed == {}, rerun.changed
