@@ -162,9 +162,10 @@ def health(path: str = prereqos_settings.FACTS_PATH) -> dict:
         node_facts = facts(path)
     except CommandExecutionError as exc:
         return {"node": __grains__.get("id"), "ok": False, "problems": [str(exc)], "maintenance": []}
-    notes, problems = [], []
+    notes, problems, drained_nodes = [], [], []
     try:
-        notes = prereqos_maintenance.drained_notes(drained())
+        drained_nodes = drained()
+        notes = prereqos_maintenance.drained_notes(drained_nodes)
     except CommandExecutionError as exc:
         problems.append(str(exc))
     held = {address for addresses in _local_addresses().values() for address in addresses}
@@ -187,9 +188,23 @@ def health(path: str = prereqos_settings.FACTS_PATH) -> dict:
             "active": active,
             "problems": [] if active else ["keepalived is not running"],
         }
+        released_problems, released_notes = prereqos_maintenance.vips_released_problem(
+            node_facts["node"]["id"], _vips_released(), drained_nodes
+        )
+        problems += released_problems
+        notes += released_notes
     parts["rabbitmq"] = _part_health("rabbitmq_cluster", expected_nodes=node_facts["rabbitmq_nodes"])
     parts["galera"] = _part_health("galera_cluster", expected_size=node_facts["galera_size"])
     return prereqos_node.health_report(node_facts, held, haproxy, haproxy_error, parts, problems, notes)
+
+
+def _vips_released(path: str = prereqos_maintenance.VIPS_RELEASED_PATH) -> bool:
+    """Whether keepalived's track file says this node releases its VIPs."""
+    try:
+        with open(path, encoding="ascii", errors="replace") as handle:
+            return handle.read().strip() not in ("", "0")
+    except FileNotFoundError:
+        return False
 
 
 def _local_addresses() -> dict[str, list[str]]:

@@ -31,8 +31,7 @@ __virtualname__ = "rabbitmq_cluster"
 # into ``su rabbitmq -c "..."``: a ``$`` or a backquote in a name or pattern is expanded by a
 # shell (seen on 3.10.8). So, as root, run the real CLI as the rabbitmq user ourselves, from
 # its home directory, as the wrapper intends (same cookie: runuser sets HOME to that home).
-DEBIAN_CLI = "/usr/lib/rabbitmq/bin/rabbitmqctl"
-# rabbitmq-upgrade (maintenance mode) and rabbitmq-diagnostics, beside it.
+# The real rabbitmqctl, rabbitmq-upgrade (maintenance mode) and rabbitmq-diagnostics.
 DEBIAN_TOOLS = "/usr/lib/rabbitmq/bin"
 RABBITMQ_USER = "rabbitmq"
 RABBITMQ_HOME = "/var/lib/rabbitmq"
@@ -197,10 +196,14 @@ def health(expected_nodes: list[str] | None = None, queues: bool = True) -> dict
         }
     problems = prereqos_rabbitmq.health_problems(status, expected_nodes)
     if queues and status["node"] in status["running_nodes"]:
-        replicas = {vhost: queue_replicas(vhost) for vhost in list_vhosts()}
-        problems += prereqos_rabbitmq.replica_problems(
-            replicas, expected_nodes or status["members"], status["maintenance"]
-        )
+        try:
+            replicas = {vhost: queue_replicas(vhost) for vhost in list_vhosts()}
+        except CommandExecutionError as exc:
+            problems.append(f"cannot list the quorum queues' replicas: {str(exc).splitlines()[0]}")
+        else:
+            problems += prereqos_rabbitmq.replica_problems(
+                replicas, expected_nodes or status["members"], status["maintenance"]
+            )
     maintenance = prereqos_rabbitmq.maintenance_notes(status)
     return {
         "ok": not problems and not maintenance,

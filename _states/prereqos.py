@@ -89,9 +89,15 @@ def ready_for(name: str, action: str, timeout: float = 0, interval: float = 3.0)
     me = __grains__["id"]
 
     def probe() -> tuple[bool, list[str]]:
+        try:
+            return _refusals()
+        except CommandExecutionError as exc:  # e.g. right after a reboot: ask again
+            return False, [str(exc)]
+
+    def _refusals() -> tuple[bool, list[str]]:
         report = __salt__["prereqos.health"]()
         if action == "undrain":
-            refusals = prereqos_maintenance.undrain_refusals(name, me, report["problems"])
+            refusals = prereqos_maintenance.undrain_refusals(name, report["problems"])
         else:
             drained = __salt__["prereqos.drained"]()
             refusals = prereqos_maintenance.drain_refusals(
@@ -104,10 +110,7 @@ def ready_for(name: str, action: str, timeout: float = 0, interval: float = 3.0)
                 ]
         return not refusals, refusals
 
-    try:
-        ready, refusals = prereqos_common.wait_until(probe, 0 if __opts__["test"] else timeout, interval)
-    except CommandExecutionError as exc:
-        ready, refusals = False, [str(exc)]
+    ready, refusals = prereqos_common.wait_until(probe, 0 if __opts__["test"] else timeout, interval)
     if ready:
         ret["comment"] = f"{me}: {name} can be {action}ed"
     else:
@@ -123,8 +126,9 @@ def haproxy_server(name: str, drained: bool, timeout: float = 30, interval: floa
     try:
         facts = __salt__["prereqos.facts"]()
         hostname = _node(name)["hostname"]
-        if not __salt__["service.status"](facts["service_names"]["haproxy"]):
-            ret["comment"] = "haproxy is not running on this node (pacemaker standby): nothing to change"
+        running = __salt__["service.status"](facts["service_names"]["haproxy"])
+        if not running and facts["vip_manager"] == "pacemaker":
+            ret["comment"] = "haproxy is stopped on this node (pacemaker standby): nothing to change"
             return ret
         servers = __salt__["prereqos.haproxy_servers"](hostname)
     except CommandExecutionError as exc:
@@ -134,7 +138,11 @@ def haproxy_server(name: str, drained: bool, timeout: float = 30, interval: floa
     todo = {
         listener: server["status"]
         for listener, server in servers.items()
-        if prereqos_maintenance.in_maintenance(server["status"]) != drained
+        if (
+            not prereqos_maintenance.in_maintenance(server["status"])
+            if drained
+            else prereqos_maintenance.out_of_rotation(server["status"])
+        )
     }
     if not todo:
         ret["comment"] = f"{hostname}'s servers are {'in maintenance' if drained else 'ready'} in every listener"
@@ -149,7 +157,9 @@ def haproxy_server(name: str, drained: bool, timeout: float = 30, interval: floa
 
             def probe() -> tuple[bool, dict[str, int]]:
                 now = __salt__["prereqos.haproxy_servers"](hostname)
-                sessions = {listener: now[listener]["sessions"] for listener in todo if now[listener]["sessions"]}
+                sessions = {
+                    listener: now[listener]["sessions"] for listener in todo if now.get(listener, {}).get("sessions")
+                }
                 return not sessions, sessions
 
             _, left = prereqos_common.wait_until(probe, timeout, interval)
@@ -170,9 +180,14 @@ def vips_released(name: str, released: bool, timeout: float = 60, interval: floa
     them again: keepalived's track file (its VRRP instances go to FAULT), or pacemaker
     standby. A released VIP is waited for until it is gone from here, up to ``timeout``."""
     ret = _ret(name)
-    facts = __salt__["prereqos.facts"]()
+    try:
+        facts = __salt__["prereqos.facts"]()
+        hostname = _node(name)["hostname"]
+    except CommandExecutionError as exc:
+        ret.update(result=False, comment=str(exc))
+        return ret
     if facts["vip_manager"] == "pacemaker":
-        return __states__["pacemaker_cluster.standby"](_node(name)["hostname"], released, timeout=int(timeout))
+        return {**__states__["pacemaker_cluster.standby"](hostname, released, timeout=int(timeout)), "name": name}
     path = prereqos_maintenance.VIPS_RELEASED_PATH
     want = "1\n" if released else "0\n"
     try:
@@ -199,5 +214,9 @@ def vips_released(name: str, released: bool, timeout: float = 60, interval: floa
     if gone:
         ret["comment"] = "VIPs released: keepalived claims none here"
     else:
-        ret.update(result=False, comment=f"still holding {', '.join(held)} after {timeout}s")
+        ret.update(
+            result=False,
+            comment=f"{name} still holds {', '.join(held)} after {timeout}s: is keepalived.conf of this release "
+            "deployed (its track file)? Run orch.prereqos, then undrain and drain again",
+        )
     return ret

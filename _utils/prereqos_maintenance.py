@@ -42,11 +42,6 @@ def parse_record(text: str | None) -> list[str]:
     return sorted(set(drained))
 
 
-def record(drained: list[str]) -> dict[str, list[str]]:
-    """The maintenance record of ``drained``, as prereqos writes it."""
-    return {"drained": sorted(set(drained))}
-
-
 def intent(value: Any, node_ids: list[str]) -> dict[str, str] | None:
     """The maintenance an orchestration step is part of (its ``prereqos_maintenance`` pillar):
     ``{"node", "action"}``, or None outside a maintenance. Raises ValueError naming the fix."""
@@ -103,11 +98,9 @@ def drain_refusals(node: str, drained: list[str], problems: list[str], maintenan
     return [*problems, *maintenance]
 
 
-def undrain_refusals(node: str, me: str, problems: list[str]) -> list[str]:
+def undrain_refusals(node: str, problems: list[str]) -> list[str]:
     """Why ``node`` cannot come back yet, from its own health ``problems`` (its planned
-    maintenance aside); empty: go. Only ``node`` itself judges."""
-    if me != node:
-        return []
+    maintenance aside); empty: go."""
     return [f"{node} is not healthy yet: {problem}" for problem in problems]
 
 
@@ -120,3 +113,22 @@ def haproxy_servers(stat: dict[str, dict[str, dict[str, Any]]], server: str) -> 
 def in_maintenance(status: str) -> bool:
     """Whether an HAProxy server status is maintenance (``MAINT``, ``MAINT (via x/y)``, ``MAINT (resolution)``)."""
     return status.startswith("MAINT")
+
+
+def out_of_rotation(status: str) -> bool:
+    """Whether an HAProxy server takes no new session on purpose: in maintenance or draining
+    (a drain stopped half-way leaves ``DRAIN``)."""
+    return in_maintenance(status) or status.startswith("DRAIN")
+
+
+def vips_released_problem(node: str, released: bool, drained: list[str]) -> tuple[list[str], list[str]]:
+    """``(problems, maintenance)`` of keepalived's track file on ``node``: released on a drained
+    node is planned; released on another is left over from a drain that stopped half-way."""
+    if not released:
+        return [], []
+    if node in drained:
+        return [], ["keepalived: this node releases its VIPs (drained)"]
+    return [
+        f"keepalived: {VIPS_RELEASED_PATH} says 1 but {node} is not drained: a drain stopped half-way; "
+        f"finish it or undrain: {undrain_command(node)}"
+    ], []

@@ -415,11 +415,18 @@ def test_haproxy_server_ready_again(monkeypatch):
     assert ret["result"] is True and fake.states == ["ready"]
 
 
-def test_haproxy_server_on_a_node_whose_haproxy_is_stopped_changes_nothing(monkeypatch):
+def test_haproxy_server_on_a_node_in_standby_changes_nothing(monkeypatch):
     fake = FakeHaproxy()
     wire(monkeypatch, **{"service.status": lambda name: False, "prereqos.haproxy_servers": fake.get})
     ret = prereqos_state.haproxy_server("ctrl-2", drained=True)
-    assert ret["result"] is True and ret["changes"] == {} and "not running" in ret["comment"]
+    assert ret["result"] is True and ret["changes"] == {} and "pacemaker standby" in ret["comment"]
+
+
+def test_haproxy_server_undrain_finishes_a_drain_stopped_half_way(monkeypatch):
+    fake = FakeHaproxy(status="DRAIN")
+    wire(monkeypatch, **{"prereqos.haproxy_servers": fake.get, "prereqos.haproxy_set_server": fake.set})
+    ret = prereqos_state.haproxy_server("ctrl-2", drained=False)
+    assert ret["changes"]["servers"]["old"] == {"galera": "DRAIN", "keystone": "DRAIN"} and fake.states == ["ready"]
 
 
 @pytest.mark.parametrize("test", [True, False])
@@ -452,7 +459,7 @@ def test_vips_released_fails_while_a_vip_stays(monkeypatch, tmp_path):
         },
     )
     ret = prereqos_state.vips_released("ctrl-1", released=True, timeout=0.05, interval=0.01)
-    assert ret["result"] is False and ret["comment"] == "still holding 192.0.2.10 after 0.05s"
+    assert ret["result"] is False and ret["comment"].startswith("ctrl-1 still holds 192.0.2.10 after 0.05s")
 
 
 def test_vips_released_with_pacemaker_is_standby(monkeypatch):

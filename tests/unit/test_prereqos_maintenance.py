@@ -18,9 +18,8 @@ def test_no_record_is_no_drained_controller(text):
     assert maintenance.parse_record(text) == []
 
 
-def test_the_record_round_trips():
-    text = json.dumps(maintenance.record(["ctrl-2", "ctrl-2"]))
-    assert maintenance.parse_record(text) == ["ctrl-2"]
+def test_the_record_is_read_sorted_once_each():
+    assert maintenance.parse_record(json.dumps({"drained": ["ctrl-3", "ctrl-2", "ctrl-3"]})) == ["ctrl-2", "ctrl-3"]
 
 
 @pytest.mark.parametrize("text", ["{", "[]", '{"drained": "ctrl-2"}', '{"drained": [2]}'])
@@ -92,11 +91,30 @@ def test_draining_the_drained_controller_again_goes_and_changes_nothing():
     assert maintenance.drain_refusals("ctrl-2", ["ctrl-2"], [], ["ctrl-2 is drained"]) == []
 
 
-def test_undrain_asks_only_the_node_itself():
-    assert maintenance.undrain_refusals("ctrl-2", "ctrl-1", ["galera: not Synced"]) == []
-    assert maintenance.undrain_refusals("ctrl-2", "ctrl-2", ["galera: local state Joiner"]) == [
+def test_undrain_waits_for_the_nodes_own_problems():
+    assert maintenance.undrain_refusals("ctrl-2", []) == []
+    assert maintenance.undrain_refusals("ctrl-2", ["galera: local state Joiner"]) == [
         "ctrl-2 is not healthy yet: galera: local state Joiner"
     ]
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"), [("MAINT", True), ("DRAIN", True), ("UP", False), ("DOWN", False), ("no check", False)]
+)
+def test_out_of_rotation_includes_a_drain_stopped_half_way(status, expected):
+    assert maintenance.out_of_rotation(status) is expected
+
+
+def test_keepalived_track_file_left_released_is_a_problem_unless_drained():
+    assert maintenance.vips_released_problem("ctrl-2", False, []) == ([], [])
+    assert maintenance.vips_released_problem("ctrl-2", True, ["ctrl-2"]) == (
+        [],
+        ["keepalived: this node releases its VIPs (drained)"],
+    )
+    problems, notes = maintenance.vips_released_problem("ctrl-2", True, [])
+    assert notes == [] and problems[0].startswith(
+        "keepalived: /var/lib/prereqos/vips-released says 1 but ctrl-2 is not"
+    )
 
 
 def test_haproxy_servers_of_one_controller():

@@ -102,7 +102,7 @@ def test_virtual_needs_rabbitmqctl(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_cli_bypasses_the_debian_shell_wrapper_as_root(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(mod.os, "geteuid", lambda: 0)
-    monkeypatch.setattr(mod.os.path, "exists", lambda path: path == mod.DEBIAN_CLI)
+    monkeypatch.setattr(mod.os.path, "exists", lambda path: path == f"{mod.DEBIAN_TOOLS}/rabbitmqctl")
     assert mod._cli() == ["runuser", "-u", "rabbitmq", "--", "/usr/lib/rabbitmq/bin/rabbitmqctl"]
     monkeypatch.setattr(mod.os, "geteuid", lambda: 1000)
     monkeypatch.setattr(mod.salt.utils.path, "which", lambda name: "/usr/sbin/rabbitmqctl")
