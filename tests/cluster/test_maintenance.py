@@ -3,12 +3,17 @@ the VIPs and is the Galera writer, keep it drained across a re-run, refuse a sec
 drain, undrain it, refuse a drain while a controller is down, restart every
 controller in turn.
 
-Runs after test_failover.py on the same test bed, in this file's order.
+Runs after test_failover.py on the same test bed, in this file's order, in
+``make test-maintenance`` and ``make test-all``; not in ``make test`` yet: with
+pacemaker, the drain, the undrain and the rolling restart still fail the
+clients' bounds below.
 """
 
 from __future__ import annotations
 
 import json
+
+import pytest
 
 from tests.testbed import orchestration
 from tests.testbed.clients import wait_until
@@ -24,6 +29,8 @@ from tests.testbed.maintenance import (
     under_load,
     undrain_node,
 )
+
+pytestmark = pytest.mark.maintenance
 
 # The Galera listener's first server: the writer while it is up.
 WRITER = "ctrl-1"
