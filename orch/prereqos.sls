@@ -5,17 +5,12 @@
     clusters: the bootstrap node first, then the others one at a time, each
     gated on health; 5. the final health gate. Re-running changes nothing. #}
 {%- set orchestration = "orch.prereqos" %}
-{%- from "orch/site.jinja" import ids, first, others, pacemaker, public_pillar with context %}
+{%- from "orch/site.jinja" import ids, first, others, pacemaker, public_pillar, sync_modules with context %}
 
 {#- Our modules must be on every controller before anything renders there,
     under test=True too: prereqos.sync syncs them while it renders (a
     salt.function step would not run under test=True). #}
-prereqos-sync-modules:
-  salt.state:
-    - tgt: {{ ids | json }}
-    - tgt_type: list
-    - sls: prereqos.sync
-    - pillar: {{ public_pillar | json }}
+{{ sync_modules("prereqos-sync-modules") }}
 
 prereqos-preflight:
   salt.state:

@@ -8,8 +8,8 @@
     maintenance mode. Then the node can be patched or rebooted: nothing a
     client uses runs there. orch.prereqos_undrain brings it back. #}
 {%- set orchestration = "orch.prereqos_drain" %}
-{%- from "orch/site.jinja" import ids, public_pillar with context %}
-{%- from "orch/maintenance.jinja" import sync, drain, node_from_pillar with context %}
+{%- from "orch/site.jinja" import ids, public_pillar, sync_modules with context %}
+{%- from "orch/maintenance.jinja" import drain, node_from_pillar with context %}
 {%- set node = node_from_pillar(orchestration, ids) | trim %}
-{{ sync(ids, public_pillar) }}
+{{ sync_modules("prereqos-maintenance-sync-modules") }}
 {{ drain(node, ids, public_pillar, "prereqos-maintenance-sync-modules") }}

@@ -9,20 +9,14 @@
     the others join one at a time, RabbitMQ is checked as a cluster, the
     final health gate. #}
 {%- set orchestration = "orch.prereqos_recover" %}
-{%- from "orch/site.jinja" import ids, public_pillar with context %}
+{%- from "orch/site.jinja" import ids, public_pillar, sync_modules with context %}
 
 include:
   - orch.prereqos
 
 {#- An unreachable controller does not stop the recovery steps: it counts
     as unknown, and the recovery refuses unless recover_from names a node. #}
-prereqos-recover-sync-modules:
-  salt.state:
-    - tgt: {{ ids | json }}
-    - tgt_type: list
-    - sls: prereqos.sync
-    - pillar: {{ public_pillar | json }}
-    - expect_minions: false
+{{ sync_modules("prereqos-recover-sync-modules", {"expect_minions": false}) }}
 
 prereqos-recover-survey:
   salt.state:

@@ -7,9 +7,9 @@
     the next. Stops at the first controller that does not come back healthy,
     saying which and why; the controllers after it are left untouched. #}
 {%- set orchestration = "orch.prereqos_rolling_restart" %}
-{%- from "orch/site.jinja" import ids, public_pillar with context %}
-{%- from "orch/maintenance.jinja" import sync, drain, undrain, step with context %}
-{{ sync(ids, public_pillar) }}
+{%- from "orch/site.jinja" import ids, public_pillar, sync_modules with context %}
+{%- from "orch/maintenance.jinja" import drain, undrain, step with context %}
+{{ sync_modules("prereqos-maintenance-sync-modules") }}
 {%- set chain = namespace(after="prereqos-maintenance-sync-modules") %}
 {%- for node in ids %}
 {{ drain(node, ids, public_pillar, chain.after) }}

@@ -6,8 +6,8 @@
     controller; 5. it may hold VIPs again (they stay where they are: no
     flapping); 6. every controller passes the health gate. #}
 {%- set orchestration = "orch.prereqos_undrain" %}
-{%- from "orch/site.jinja" import ids, public_pillar with context %}
-{%- from "orch/maintenance.jinja" import sync, undrain, node_from_pillar with context %}
+{%- from "orch/site.jinja" import ids, public_pillar, sync_modules with context %}
+{%- from "orch/maintenance.jinja" import undrain, node_from_pillar with context %}
 {%- set node = node_from_pillar(orchestration, ids) | trim %}
-{{ sync(ids, public_pillar) }}
+{{ sync_modules("prereqos-maintenance-sync-modules") }}
 {{ undrain(node, ids, public_pillar, "prereqos-maintenance-sync-modules") }}

@@ -278,6 +278,33 @@ def test_a_commit_to_the_served_repository_reaches_the_controllers(cluster: Clus
     assert cluster.units() == units  # reloads only
 
 
+@pytest.mark.parametrize("cluster", GITFS_MANAGERS, indirect=True)
+def test_a_fresh_gitfs_master_serves_controllers_asking_at_once(cluster: Cluster) -> None:
+    """Salt's gitfs races when minions ask at once for the files of a folder it has not
+    served yet (one of them is told the file does not exist): the orchestrations fetch
+    the formula on one controller before the others ask, so a master that never served
+    still converges them. The race is widened here so that it bites every time."""
+    tb = cluster.tb
+    # A folder of the tree no orchestration asks for: the same files, through the second remote.
+    untouched = "salt://formula/prereqos/apache/init.sls"
+    with gitfs.widened_cache_race(tb):
+        tb.restart_master(empty_gitfs_cache=True)
+        tb.wait_minions(cluster.controllers)
+        fetched = json.loads(
+            tb.exec(
+                MASTER,
+                ["salt", "-L", ",".join(cluster.controllers), "cp.cache_file", untouched, "--out=json", "--static"],
+                timeout=120,
+                check=True,
+            ).stdout
+        )
+        assert not all(fetched.values()), f"the widened race did not bite: {fetched}"
+        run = cluster.orchestrate(test=True)
+    tb.restart_master()
+    tb.wait_minions(cluster.controllers)
+    assert run.rc == 0 and not [s.id for s in run.steps if s.result is False], run.report()
+
+
 @pytest.mark.parametrize("cluster", ["pacemaker"], indirect=True)
 def test_a_corosync_timer_change_reloads_corosync_without_a_restart(cluster: Cluster) -> None:
     pillar = cluster.pillar

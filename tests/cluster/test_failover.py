@@ -157,7 +157,7 @@ def test_bad_pillars_stop_the_run_before_any_change(cluster: Cluster) -> None:
             text = "\n".join(orchestration.failures(run.steps))
             assert run.rc != 0 and message in text, (case, text[-2000:])
             assert run.changed == {}, (case, run.changed)
-            ran = [s.id for s in run.steps if s.result is not False and s.id != "prereqos-sync-modules"]
+            ran = [s.id for s in run.steps if s.result is not False and not s.id.startswith("prereqos-sync-modules")]
             assert not ran, (case, ran)
     finally:
         cluster.tb.write_pillar(good)

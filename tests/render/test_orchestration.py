@@ -52,7 +52,12 @@ def test_orchestration_forms_clusters_first_node_then_one_at_a_time(renderers, v
     ids = [n["id"] for n in site["controllers"]]
     first, others = site["bootstrap"], [i for i in ids if i != site["bootstrap"]]
     order = list(high)
-    assert order[:3] == ["prereqos-sync-modules", "prereqos-preflight", "prereqos-deploy"]
+    assert order[:4] == [
+        f"prereqos-sync-modules-{first}",
+        "prereqos-sync-modules",
+        "prereqos-preflight",
+        "prereqos-deploy",
+    ]
     galera_steps = [step for step in order if step.startswith("prereqos-galera-") and "survey" not in step]
     assert galera_steps == [f"prereqos-galera-{n}" for n in [first, *others]]
     joins = [step for step in order if step.startswith("prereqos-rabbitmq-join-")]
@@ -94,13 +99,41 @@ def test_a_secret_in_the_orchestrations_pillar_is_refused_without_its_value(rend
 
 def test_recovery_orchestration_bootstraps_then_runs_the_ordinary_steps(renderers, variants):
     high = renderers["master"].sls("orch.prereqos_recover", master_view(variants["example"]))
-    recovery = ["prereqos-recover-sync-modules", "prereqos-recover-survey", "prereqos-recover-bootstrap"]
+    recovery = [
+        "prereqos-recover-sync-modules-ctrl-1",
+        "prereqos-recover-sync-modules",
+        "prereqos-recover-survey",
+        "prereqos-recover-bootstrap",
+    ]
     assert set(recovery) <= set(high) and "prereqos-galera-ctrl-3" in high
     assert step_arg(high, "prereqos-recover-survey", "require") == [{"salt": "prereqos-recover-sync-modules"}]
     assert step_arg(high, "prereqos-recover-bootstrap", "require") == [{"salt": "prereqos-recover-survey"}]
     assert step_arg(high, "prereqos-recover-bootstrap", "require_in") == [{"salt": "prereqos-sync-modules"}]
     for step in recovery:  # an unreachable controller counts as unknown, it does not stop the run
         assert step_arg(high, step, "expect_minions") is False
+
+
+SYNC_STEPS = {
+    "orch.prereqos": "prereqos-sync-modules",
+    "orch.prereqos_recover": "prereqos-recover-sync-modules",
+    "orch.prereqos_drain": "prereqos-maintenance-sync-modules",
+    "orch.prereqos_undrain": "prereqos-maintenance-sync-modules",
+    "orch.prereqos_rolling_restart": "prereqos-maintenance-sync-modules",
+}
+
+
+@pytest.mark.parametrize("orchestration", ORCHESTRATIONS)
+def test_modules_sync_on_the_bootstrap_node_alone_before_the_others(renderers, variants, orchestration):
+    """A gitfs master makes its cache directories on the first requests, racing when two
+    minions ask at once: one controller fetches everything before any parallel step."""
+    site = master_view(variants["five_nodes"])["prereqos"]
+    high = renderers["master"].sls(orchestration, operator_pillar(orchestration, {"prereqos": site}))
+    step, first = SYNC_STEPS[orchestration], site["bootstrap"]
+    others = [n["id"] for n in site["controllers"] if n["id"] != first]
+    assert step_arg(high, f"{step}-{first}", "tgt") == [first]
+    assert step_arg(high, f"{step}-{first}", "sls") == "prereqos.sync"
+    assert step_arg(high, step, "tgt") == others
+    assert step_arg(high, step, "require") == [{"salt": f"{step}-{first}"}]
 
 
 def test_orchestration_without_pillar_says_what_to_do(renderers):
@@ -131,7 +164,11 @@ UNDRAIN_STEPS = [
 def test_drain_and_undrain_run_their_steps_in_order(renderers, variants, orchestration, action, steps):
     pillar = master_view(variants["example"])
     high = renderers["master"].sls(orchestration, {**pillar, **NODE})
-    assert list(high) == ["prereqos-maintenance-sync-modules", *(step for step, _, _ in steps)]
+    assert list(high) == [
+        "prereqos-maintenance-sync-modules-ctrl-1",
+        "prereqos-maintenance-sync-modules",
+        *(step for step, _, _ in steps),
+    ]
     previous = "prereqos-maintenance-sync-modules"
     for step, sls, targets in steps:
         assert step_arg(high, step, "sls") == sls and step_arg(high, step, "tgt") == targets, step

@@ -15,8 +15,14 @@ import re
 import shutil
 import subprocess
 import tarfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tests.testbed.harness import Testbed
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 #: where the master sees the served repository (bind-mounted from the host)
@@ -25,7 +31,17 @@ SERVED_PATH = "/srv/prereqos.git"
 MASTER_CONFIG = "/etc/salt/master.d/prereqos.conf"
 #: the remote URL the README's block names, replaced by the served repository
 README_URL = "https://git.example.org/prereqos.git"
+#: the master's gitfs caches (the fetched repositories, the files served, their lists)
+MASTER_CACHES = ("/var/cache/salt/master/gitfs", "/var/cache/salt/master/file_lists")
 BRANCH = "main"
+# Salt's gitfs makes the cache directory of a folder of the tree on the first request
+# for a file in it (find_file: isdir, then makedirs, and on an error it removes the
+# "file" in the way): a second worker doing the same at that moment fails, and the
+# minion is told the file does not exist. RACE_PAUSE holds every worker in that window.
+_GITFS_MODULE = "import salt.utils.gitfs as m; print(m.__file__)"
+_RACE_LINE = "        if not os.path.isdir(destdir):"
+_RACE_MARK = "  # prereqos test bed: race window"
+RACE_PAUSE = 1.0
 _IDENTITY = {
     "GIT_AUTHOR_NAME": "prereqos test bed",
     "GIT_AUTHOR_EMAIL": "testbed@prereqos.invalid",
@@ -135,3 +151,23 @@ def _extract_release(source: Path, release: str, worktree: Path) -> None:
         )
     with tarfile.open(fileobj=io.BytesIO(result.stdout)) as archive:
         archive.extractall(worktree, filter="data")
+
+
+@contextmanager
+def widened_cache_race(tb: Testbed) -> Iterator[None]:
+    """Within the block, the master's gitfs pauses RACE_PAUSE seconds between finding a
+    cache directory missing and making it (every new folder, every fetch), so that
+    minions asking at once for files of a new folder collide; the master's code is
+    restored after. Restart the master inside the block for the change to load."""
+    from tests.testbed.harness import MASTER
+
+    module = tb.exec(MASTER, ["/opt/saltstack/bin/python3", "-c", _GITFS_MODULE], check=True).stdout.strip()
+    text = tb.exec(MASTER, ["cat", module], check=True).stdout
+    if text.count(_RACE_LINE + "\n") != 1:
+        raise GitfsError(f"{module} no longer has the line {_RACE_LINE.strip()!r} once: update widened_cache_race")
+    pause = f"{_RACE_LINE}\n            __import__('time').sleep({RACE_PAUSE}){_RACE_MARK}\n"
+    tb.write_file(MASTER, module, text.replace(_RACE_LINE + "\n", pause))
+    try:
+        yield
+    finally:
+        tb.write_file(MASTER, module, text)

@@ -434,6 +434,14 @@ class Testbed:
         wait until it serves the formula's states and orchestration from the repository."""
         self.exec(MASTER, ["apt-get", "install", "-y", "-q", "--no-install-recommends", "git"], check=True)
         self.write_file(MASTER, gitfs.MASTER_CONFIG, gitfs.readme_master_config())
+        self.restart_master()
+
+    def restart_master(self, empty_gitfs_cache: bool = False) -> None:
+        """Restart the master (first emptying its gitfs cache: a master that never served)
+        and wait until it serves the formula through gitfs again."""
+        if empty_gitfs_cache:
+            self.exec(MASTER, ["systemctl", "stop", "salt-master"], timeout=120, check=True)
+            self.exec(MASTER, ["rm", "-rf", *gitfs.MASTER_CACHES], check=True)
         self.exec(
             MASTER, ["systemctl", "restart", "salt-master"], timeout=120, check=True, journal_units=["salt-master"]
         )
