@@ -83,8 +83,11 @@ def settings(
     return derived if reveal_secrets else prereqos_settings.without_secrets(derived)
 
 
-def drained(path: str = prereqos_maintenance.MAINTENANCE_PATH) -> list[str]:
-    """The controllers drained for maintenance, as this node's record says.
+def drained(
+    path: str = prereqos_maintenance.MAINTENANCE_PATH, facts_path: str = prereqos_settings.FACTS_PATH
+) -> list[str]:
+    """The controllers drained for maintenance, as this node's record says (those that are
+    still controllers, once a deploy wrote the facts).
 
     CLI Example:
 
@@ -94,11 +97,16 @@ def drained(path: str = prereqos_maintenance.MAINTENANCE_PATH) -> list[str]:
     """
     try:
         with open(path, encoding="utf-8") as handle:
-            return prereqos_maintenance.parse_record(handle.read())
+            record = prereqos_maintenance.parse_record(handle.read())
     except FileNotFoundError:
         return []
     except (OSError, prereqos_maintenance.RecordError) as exc:
         raise CommandExecutionError(f"cannot read {path}: {exc}") from None
+    try:
+        node_ids = [node["id"] for node in facts(facts_path)["nodes"]] if record else None
+    except CommandExecutionError:  # not deployed yet, or a facts file the next deploy rewrites
+        node_ids = None
+    return record if node_ids is None else prereqos_maintenance.of_controllers(record, node_ids)
 
 
 def facts(path: str = prereqos_settings.FACTS_PATH) -> dict:

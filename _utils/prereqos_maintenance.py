@@ -42,6 +42,12 @@ def parse_record(text: str | None) -> list[str]:
     return sorted(set(drained))
 
 
+def of_controllers(drained: list[str], node_ids: list[str]) -> list[str]:
+    """The drained controllers that are still controllers: the record's entry of a
+    controller since removed from the pillar is ignored (nothing can undrain it)."""
+    return [node for node in drained if node in node_ids]
+
+
 def intent(value: Any, node_ids: list[str]) -> dict[str, str] | None:
     """The maintenance an orchestration step is part of (its ``prereqos_maintenance`` pillar):
     ``{"node", "action"}``, or None outside a maintenance. Raises ValueError naming the fix."""

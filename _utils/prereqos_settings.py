@@ -1342,7 +1342,7 @@ def settings(
     except ValueError as exc:
         raise InvalidPillar([str(exc)]) from None
     planned = prereqos_maintenance.planned(list(drained), intent)
-    derived = derive(config, minion_id, [node for node in planned if node in ids])
+    derived = derive(config, minion_id, prereqos_maintenance.of_controllers(planned, ids))
     derived["maintenance_intent"] = intent
     return derived
 

@@ -288,13 +288,22 @@ def test_a_record_prereqos_did_not_write_is_a_problem(minion, tmp_path, monkeypa
 
 
 def test_drained_reads_the_record(tmp_path):
-    path = tmp_path / "maintenance.json"
-    assert prereqos.drained(str(path)) == []
+    path, no_facts = tmp_path / "maintenance.json", str(tmp_path / "no-facts.json")
+    assert prereqos.drained(str(path), no_facts) == []
     path.write_text('{"drained": ["ctrl-3"]}')
-    assert prereqos.drained(str(path)) == ["ctrl-3"]
+    assert prereqos.drained(str(path), no_facts) == ["ctrl-3"]
     path.write_text("{")
     with pytest.raises(CommandExecutionError, match="remove it and drain again"):
-        prereqos.drained(str(path))
+        prereqos.drained(str(path), no_facts)
+
+
+def test_drained_ignores_a_controller_since_removed(tmp_path):
+    """Nothing could undrain a controller no longer in the pillar: its entry would refuse every
+    later drain and keep health false for ever."""
+    path = tmp_path / "maintenance.json"
+    path.write_text('{"drained": ["ctrl-3", "ctrl-9"]}')
+    assert [node["id"] for node in FACTS["nodes"]] == ["ctrl-1", "ctrl-2", "ctrl-3"]
+    assert prereqos.drained(str(path), write_facts(tmp_path, FACTS)) == ["ctrl-3"]
 
 
 # ------------------------------------------------------- haproxy runtime API

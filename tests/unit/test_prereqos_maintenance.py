@@ -61,6 +61,10 @@ def test_planned_is_the_record_once_the_step_is_done(drained, action, node, afte
     assert maintenance.planned(drained, None) == drained
 
 
+def test_a_controller_since_removed_is_no_longer_drained():
+    assert maintenance.of_controllers(["ctrl-2", "ctrl-9"], ["ctrl-1", "ctrl-2", "ctrl-3"]) == ["ctrl-2"]
+
+
 def test_health_names_each_drained_controller_and_the_command_back():
     assert maintenance.drained_notes(["ctrl-2"]) == [
         "ctrl-2 is drained for maintenance: undrain it with "
