@@ -127,9 +127,14 @@ def haproxy_server(name: str, drained: bool, timeout: float = 30, interval: floa
         facts = __salt__["prereqos.facts"]()
         hostname = _node(name)["hostname"]
         running = __salt__["service.status"](facts["service_names"]["haproxy"])
-        if not running and facts["vip_manager"] == "pacemaker":
-            ret["comment"] = "haproxy is stopped on this node (pacemaker standby): nothing to change"
-            return ret
+        if facts["vip_manager"] == "pacemaker":
+            if not running:
+                ret["comment"] = "haproxy is stopped on this node (pacemaker standby): nothing to change"
+                return ret
+            if __opts__["test"] and drained and name == __grains__["id"]:
+                # The step before puts this node in standby, which stops haproxy here.
+                ret["comment"] = "haproxy will be stopped on this node (pacemaker standby): nothing to change"
+                return ret
         servers = __salt__["prereqos.haproxy_servers"](hostname)
     except CommandExecutionError as exc:
         ret.update(result=False, comment=str(exc))

@@ -55,6 +55,8 @@ ADVERT_INT_SECONDS = (0.01, 40.95)
 COROSYNC_TOKEN_MS = (500, 60_000)
 # Galera's gcs.fc_limit: below its default, a single writer stalls more often.
 FLOW_CONTROL_LIMIT = (16, 2**31 - 1)
+# galera:membership_retransmit_ms: from busy networks' (Galera's default 1000) down to LANs'.
+MEMBERSHIP_RETRANSMIT_MS = (100, 10_000)
 # MariaDB's own range for max_connections.
 MAX_CONNECTIONS = (10, 100_000)
 # my_print_defaults / mariadbd read an option-file line into a 4096-byte buffer:
@@ -960,6 +962,13 @@ def _galera(errors: Errors, config: dict, ids: list[str]) -> None:
     low, high = MAX_CONNECTIONS
     _int_in(errors, "galera:max_connections", galera.get("max_connections"), low, high, "MariaDB's max_connections")
     _int_in(errors, "galera:flow_control_limit", galera.get("flow_control_limit"), *FLOW_CONTROL_LIMIT, "gcs.fc_limit")
+    _int_in(
+        errors,
+        "galera:membership_retransmit_ms",
+        galera.get("membership_retransmit_ms"),
+        *MEMBERSHIP_RETRANSMIT_MS,
+        "evs.join_retrans_period in milliseconds",
+    )
     if galera.get("recover_from") is not None and galera["recover_from"] not in ids:
         errors.add(
             "galera:recover_from",
@@ -1300,6 +1309,7 @@ def derive(config: dict, minion_id: str | None, drained: list[str] | tuple[str, 
         "rabbitmq_nodes": [f"rabbit@{n['hostname']}" for n in nodes],
         "rabbitmq_bootstrap_node": f"rabbit@{bootstrap['hostname']}",
         "galera_cluster_address": "gcomm://" + ",".join(n["addresses"][internal] for n in nodes),
+        "galera_join_retrans_period": f"PT{config['galera']['membership_retransmit_ms'] / 1000:g}S",
         "erlang_dist_address": erlang_ip_tuple(me["addresses"][internal]) if me else None,
         "node_expectation": node_expectation(minion_id, nodes, vips, me),
         "facts_path": FACTS_PATH,

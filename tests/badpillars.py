@@ -159,6 +159,10 @@ BAD_PILLARS = {
         edit("pacemaker:stonith", {"enabled": True, "devices": {"fence-1": {"agent": "fence_ipmilan"}}}),
         "prereqos:pacemaker:stonith:devices:fence-1:agent: 'fence_ipmilan' is not a fence agent",
     ),
+    "membership retransmit out of range": (
+        edit("galera:membership_retransmit_ms", 50),
+        "prereqos:galera:membership_retransmit_ms: 50 is out of range",
+    ),
     "max_connections out of range": (
         edit("galera:max_connections", 5),
         "prereqos:galera:max_connections: 5 is out of range",

@@ -4,9 +4,8 @@ drain, undrain it, refuse a drain while a controller is down, restart every
 controller in turn.
 
 Runs after test_failover.py on the same test bed, in this file's order, in
-``make test-maintenance`` and ``make test-all``; not in ``make test`` yet: with
-pacemaker, the drain, the undrain and the rolling restart still fail the
-clients' bounds below.
+``make test-maintenance`` and ``make test-all``; not in ``make test`` yet: the
+bounds below are above the goals (1 s of write gap, no failed request).
 """
 
 from __future__ import annotations
@@ -35,7 +34,8 @@ pytestmark = pytest.mark.maintenance
 # The Galera listener's first server: the writer while it is up.
 WRITER = "ctrl-1"
 # A commit may be cut when its session moves to the new writer, or when the VIP moves:
-# the client reconnects. Measured here 0.1-1.5 s (the goal is 1 s: not met yet).
+# the client reconnects; a MariaDB restart pauses commits while the node leaves and
+# joins. Measured here 0.2-1.7 s (the goal is 1 s: not met yet).
 MAX_WRITE_GAP_S = 2.0
 
 
@@ -49,15 +49,27 @@ def assert_unnoticed(figures: ClientFigures, vip_moves: int) -> None:
     assert resets == figures.failed_requests and len(resets) <= vip_moves, figures
 
 
-def haproxy_statuses(cluster: Cluster, server: str) -> dict[str, set[str]]:
-    """``controller -> {status of server in each listener}`` on every controller whose haproxy
-    runs (pacemaker stops it on a node in standby)."""
+def haproxy_listeners(cluster: Cluster, server: str) -> dict[str, dict[str, str]]:
+    """``controller -> {listener: status of server}`` on every controller whose haproxy runs
+    (pacemaker stops it on a node in standby)."""
     statuses = {}
     for node in cluster.controllers:
         if cluster.tb.exec(node, ["systemctl", "is-active", "--quiet", "haproxy"], timeout=30).rc == 0:
             servers = cluster.tb.salt(node, "prereqos.haproxy_servers", server)[node]
-            statuses[node] = {entry["status"] for entry in servers.values()}
+            statuses[node] = {listener: entry["status"] for listener, entry in servers.items()}
     return statuses
+
+
+def haproxy_statuses(cluster: Cluster, server: str) -> dict[str, set[str]]:
+    """``controller -> {status of server in each listener}`` on every controller whose haproxy runs."""
+    return {node: set(listeners.values()) for node, listeners in haproxy_listeners(cluster, server).items()}
+
+
+def back_in_rotation(cluster: Cluster, server: str, peer: str) -> bool:
+    """Whether ``server``'s status is ``peer``'s in every listener of every controller: UP
+    where the service answers, DOWN where the test bed runs none (the OpenStack APIs)."""
+    ours, theirs = haproxy_listeners(cluster, server), haproxy_listeners(cluster, peer)
+    return len(ours) == len(cluster.controllers) and ours == theirs
 
 
 def health(cluster: Cluster, node: str) -> dict:
@@ -112,8 +124,8 @@ def test_undrain_brings_everything_back_unnoticed(cluster: Cluster) -> None:
     _, figures = under_load(cluster, lambda: undrain_node(cluster, WRITER))
     print(f"\n[{cluster.label}] undrain {WRITER}: {figures}")
     assert_unnoticed(figures, vip_moves=0)
-    wait_until(lambda: all(found == {"UP"} for found in haproxy_statuses(cluster, WRITER).values()), 60)
-    assert len(haproxy_statuses(cluster, WRITER)) == len(cluster.controllers)
+    wait_until(lambda: back_in_rotation(cluster, WRITER, peer="ctrl-2"), 60)
+    assert "UP" in haproxy_statuses(cluster, WRITER)[WRITER]
     assert galera_writer(cluster) == WRITER
     for node in cluster.controllers:
         report = health(cluster, node)

@@ -431,6 +431,21 @@ def test_haproxy_server_on_a_node_in_standby_changes_nothing(monkeypatch):
     assert ret["result"] is True and ret["changes"] == {} and "pacemaker standby" in ret["comment"]
 
 
+@pytest.mark.parametrize("vip_manager", ["pacemaker", "keepalived"])
+def test_haproxy_server_predicts_the_drained_node_stopping_haproxy_in_standby(monkeypatch, vip_manager):
+    """With pacemaker the drained node's haproxy is stopped by its standby (the step before):
+    test=True predicts no change there, as the real run finds."""
+    fake = FakeHaproxy()
+    facts = {**FACTS, "vip_manager": vip_manager}
+    wire(monkeypatch, True, **{"prereqos.facts": lambda: facts, "prereqos.haproxy_servers": fake.get})
+    ret = prereqos_state.haproxy_server("ctrl-1", drained=True)
+    if vip_manager == "pacemaker":
+        assert ret["result"] is True and ret["changes"] == {} and "will be stopped" in ret["comment"]
+    else:
+        assert ret["result"] is None and ret["changes"]
+    assert prereqos_state.haproxy_server("ctrl-2", drained=True)["result"] is None  # another node's servers
+
+
 def test_haproxy_server_undrain_finishes_a_drain_stopped_half_way(monkeypatch):
     fake = FakeHaproxy(status="DRAIN")
     wire(monkeypatch, **{"prereqos.haproxy_servers": fake.get, "prereqos.haproxy_set_server": fake.set})

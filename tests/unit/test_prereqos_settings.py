@@ -367,6 +367,14 @@ def test_derive_this_node_vips_and_backends():
     assert len(set(priorities)) == len(priorities)
 
 
+@pytest.mark.parametrize(("milliseconds", "period"), [(None, "PT0.3S"), (1000, "PT1S"), (150, "PT0.15S")])
+def test_galera_membership_retransmit_is_an_iso_8601_period(milliseconds, period):
+    site = example()
+    if milliseconds is not None:
+        site.setdefault("galera", {})["membership_retransmit_ms"] = milliseconds
+    assert settings(site, "ctrl-1")["galera_join_retrans_period"] == period
+
+
 def test_minion_outside_the_controllers_has_no_node_view():
     config = settings(example(), "master")
     assert config["me"] is None and config["facts"] is None

@@ -45,7 +45,7 @@ CHANGED_LINES = {
         (
             "datadir = /var/lib/mysql",
             "# Group communication on this node's address only (the default is every address);",
-            "# flow control for one writer at a time.",
+            "# flow control for one writer at a time; quick membership changes.",
             'wsrep_provider_options = "gmcast.listen_addr=tcp://',
         ),
         (
