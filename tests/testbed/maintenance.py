@@ -7,6 +7,7 @@ repeat them.
 
 from __future__ import annotations
 
+import datetime
 import itertools
 import json
 import time
@@ -24,6 +25,7 @@ from tests.testbed.clients import (
     wait_until,
 )
 from tests.testbed.cluster import Cluster, Run
+from tests.testbed.orchestration import Step
 from tests.testbed.site import HOSTNAME_PORT
 
 Result = TypeVar("Result")
@@ -44,6 +46,8 @@ class ClientFigures:
     lost_messages: list[str]  #: confirmed messages not in the queue afterwards
     #: monotonic times: the command's start, each failed request's start, each acknowledged commit
     started: float = 0.0
+    #: the command's start in seconds since midnight UTC (to place the steps' start times)
+    started_wall_s: float | None = None
     failed_at: tuple[float, ...] = ()
     commit_times: tuple[float, ...] = ()
 
@@ -79,7 +83,7 @@ def under_load(cluster: Cluster, command: Callable[[], Result]) -> tuple[Result,
         requests.wait_for_success()
         commits.wait_for_commits(10)
         publisher.wait_for_confirms(20)
-        started = time.monotonic()
+        started, now = time.monotonic(), datetime.datetime.now(datetime.UTC)
         result = command()
         seconds = time.monotonic() - started
         requests.wait_for_more(10)
@@ -98,28 +102,41 @@ def under_load(cluster: Cluster, command: Callable[[], Result]) -> tuple[Result,
         confirmed=len(publisher.confirmed),
         lost_messages=sorted(set(publisher.confirmed) - consumed, key=int),
         started=started,
+        started_wall_s=now.hour * 3600 + now.minute * 60 + now.second + now.microsecond / 1e6,
         failed_at=tuple(at for at, _, error in requests.outcomes if error),
         commit_times=tuple(times),
     )
 
 
 def per_node(run: Run, figures: ClientFigures, nodes: list[str]) -> dict[str, str]:
-    """A rolling restart's time and client figures per controller, from its steps' durations
-    (each step's id ends with the controller it is about)."""
-    lines, offset = {}, 0.0
-    durations = {node: 0.0 for node in nodes}
-    windows: dict[str, tuple[float, float]] = {}
-    for step in run.steps:
-        node = next((n for n in nodes if step.id.endswith(f"-{n}")), None)
-        if node is not None:
-            start = windows.get(node, (offset, offset))[0]
-            windows[node] = (start, offset + step.duration_s)
-            durations[node] += step.duration_s
-        offset += step.duration_s
+    """A rolling restart's time and client figures per controller, and the step during
+    which its longest write gap began (each step's id ends with the controller it is about)."""
+    lines = {}
     for node in nodes:
-        failed, gap = figures.window(*windows.get(node, (0.0, 0.0)))
-        lines[node] = f"{durations[node]:.0f} s, {failed} failed requests, longest write gap {gap:.2f} s"
+        steps = [(step, start) for step, start in step_windows(run, figures) if step.id.endswith(f"-{node}")]
+        if not steps:
+            lines[node] = "no step"
+            continue
+        failed, gap = figures.window(steps[0][1], steps[-1][1] + steps[-1][0].duration_s)
+        worst = max(steps, key=lambda pair: figures.window(pair[1], pair[1] + pair[0].duration_s)[1])[0]
+        lines[node] = (
+            f"{sum(step.duration_s for step, _ in steps):.0f} s, {failed} failed requests, "
+            f"longest write gap {gap:.2f} s (in {worst.id})"
+        )
     return lines
+
+
+def step_windows(run: Run, figures: ClientFigures) -> list[tuple[Step, float]]:
+    """Each step of ``run`` with when it started, in seconds after the clients' command
+    started: from the master's clock when Salt says (the test bed shares this host's
+    clock), else by adding up the durations of the steps before."""
+    out, offset = [], 0.0
+    for step in run.steps:
+        if step.start_s is not None and figures.started_wall_s is not None:
+            offset = (step.start_s - figures.started_wall_s) % 86400
+        out.append((step, offset))
+        offset += step.duration_s
+    return out
 
 
 def is_drained(cluster: Cluster, node: str) -> bool:

@@ -21,6 +21,8 @@ class Step:
     result: bool | None
     comment: str
     duration_s: float
+    #: when it started, in seconds since midnight of the master's clock, UTC in the test bed (None: not said)
+    start_s: float | None = None
     #: minion -> {state id: state return} of the minion states that changed
     #: (or, under test=True, would change) something or failed
     minion_states: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
@@ -31,6 +33,15 @@ def _state_id(key: str) -> str:
     """``salt_|-prereqos-deploy_|-prereqos-deploy_|-state`` -> ``prereqos-deploy``."""
     parts = key.split("_|-")
     return parts[1] if len(parts) == 4 else key
+
+
+def _seconds_of_day(start_time: Any) -> float | None:
+    """``"09:44:38.123456"`` (Salt's ``start_time``) -> seconds since midnight."""
+    try:
+        hours, minutes, seconds = str(start_time).split(":")
+        return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+    except ValueError:
+        return None
 
 
 def parse(stdout: str) -> list[Step]:
@@ -63,6 +74,7 @@ def parse(stdout: str) -> list[Step]:
                 result=ret.get("result"),
                 comment=str(ret.get("comment", "")),
                 duration_s=float(ret.get("duration") or 0) / 1000,
+                start_s=_seconds_of_day(ret.get("start_time")),
                 minion_states=minion_states,
                 changes=changes,
             )

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from bench import cluster
 from bench.run import results, table
+from tests.testbed import orchestration
+from tests.testbed.cluster import Run
+from tests.testbed.maintenance import ClientFigures, per_node
 
 # The names issue readers and scripts look up in bench/results.json.
 NAMES = {
@@ -80,3 +83,25 @@ def test_table_shows_both_managers_and_every_render_size() -> None:
     assert "| re-run / cold | 0.15 | <= 0.2 |" in text
     assert "10.0 s (10.0-10.0, n=1), bound 8.03 s" in text
     assert "| 200 x 9 | 16.0 s (15.0-17.0) | 200 ms | 4639 | 4.3 |" in text
+
+
+def test_per_node_places_each_step_by_its_start_time_and_names_the_longest_gap() -> None:
+    """A step's window starts when the master says it started (not at the sum of the
+    durations before it: the orchestration spends time between steps)."""
+    steps = [
+        orchestration.Step("prereqos-drain-ctrl-1", True, "", 2.0, start_s=36000.5),
+        orchestration.Step("prereqos-restart-ctrl-1", True, "", 3.0, start_s=36004.0),
+        orchestration.Step("prereqos-drain-ctrl-2", True, "", 2.0, start_s=36010.0),
+    ]
+    run = Run(test=False, rc=0, seconds=12.0, steps=steps, raw="")
+    # commits every 0.1 s, except none between 5.0 and 6.2 s after the start (in ctrl-1's restart)
+    commits = [i / 10 for i in range(120) if not 50 < i < 62]
+    figures = ClientFigures(
+        seconds=12.0, requests=240, failed_requests=[], commits=len(commits), commit_errors=[],
+        write_gap_s=1.2, confirmed=10, lost_messages=[], started=100.0, started_wall_s=36000.0,
+        commit_times=tuple(100.0 + at for at in commits),
+    )  # fmt: skip
+    lines = per_node(run, figures, ["ctrl-1", "ctrl-2", "ctrl-3"])
+    assert lines["ctrl-1"] == "5 s, 0 failed requests, longest write gap 1.20 s (in prereqos-restart-ctrl-1)"
+    assert lines["ctrl-2"].startswith("2 s, 0 failed requests, longest write gap 0.10 s (in prereqos-drain-ctrl-2)")
+    assert lines["ctrl-3"] == "no step"
