@@ -191,11 +191,14 @@ def table(res: dict[str, Any]) -> str:
 
 
 def save(render_figures: dict[str, Any] | None = None, managers: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Merge new figures into bench/results.json and rewrite bench/results.md."""
+    """Merge new figures into bench/results.json and rewrite bench/results.md: a test bed's
+    new figures replace its old ones of the same name, the others are kept (a partial run)."""
     previous = json.loads(RESULTS_JSON.read_text()) if RESULTS_JSON.exists() else {}
     # Figures of test beds named otherwise than "debian<N> <manager>" predate the release matrix.
     kept = {name: m for name, m in previous.get("by_manager", {}).items() if name.startswith("debian")}
-    res = results(render_figures or previous.get("render", {}), {**kept, **(managers or {})})
+    for name, figures in (managers or {}).items():
+        kept[name] = {**kept.get(name, {}), **figures}
+    res = results(render_figures or previous.get("render", {}), kept)
     RESULTS_JSON.write_text(json.dumps(res, indent=2) + "\n")
     RESULTS_MD.write_text(table(res))
     return res
@@ -234,10 +237,8 @@ def main(argv: list[str] | None = None) -> int:
                 res = save(managers={f"debian{release} {manager}": figures})
     if args.only in (None, "maintenance"):
         for manager in args.managers:
-            name = f"debian{PRIMARY_RELEASE} {manager}"
-            previous = json.loads(RESULTS_JSON.read_text()).get("by_manager", {}).get(name, {})
-            figures = {**previous, "maintenance": cluster.measure_maintenance(manager, PRIMARY_RELEASE)}
-            res = save(managers={name: figures})
+            figures = {"maintenance": cluster.measure_maintenance(manager, PRIMARY_RELEASE)}
+            res = save(managers={f"debian{PRIMARY_RELEASE} {manager}": figures})
     print(table(res))
     print(f"written: {RESULTS_JSON.relative_to(Path.cwd())}, {RESULTS_MD.relative_to(Path.cwd())}", file=sys.stderr)
     return 0

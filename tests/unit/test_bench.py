@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
 from bench import cluster
+from bench import run as bench_run
 from bench.run import results, table
 from tests.testbed import orchestration
 from tests.testbed.cluster import Run
@@ -83,6 +86,21 @@ def test_table_shows_both_managers_and_every_render_size() -> None:
     assert "| re-run / cold | 0.15 | <= 0.2 |" in text
     assert "10.0 s (10.0-10.0, n=1), bound 8.03 s" in text
     assert "| 200 x 9 | 16.0 s (15.0-17.0) | 200 ms | 4639 | 4.3 |" in text
+
+
+def test_a_partial_run_keeps_the_other_figures_of_each_test_bed(tmp_path, monkeypatch) -> None:
+    """A converge-only or maintenance-only run replaces what it measured, nothing else."""
+    monkeypatch.setattr(bench_run, "RESULTS_JSON", tmp_path / "results.json")
+    monkeypatch.setattr(bench_run, "RESULTS_MD", tmp_path / "results.md")
+    old = manager(300.0, [45.0], [10.0], 8.03, [6.0])
+    bench_run.save(RENDER, {"debian12 pacemaker": old, "debian13 pacemaker": old})
+    converge = {"converge_cold_s": 250.0, "floor_s": 100.0, "cold_over_floor": 2.5, "deploy_over_floor": 1.2}
+    bench_run.save(managers={"debian12 pacemaker": converge})
+    saved = json.loads((tmp_path / "results.json").read_text())["by_manager"]
+    assert saved["debian12 pacemaker"]["converge_cold_s"] == 250.0
+    assert saved["debian12 pacemaker"]["floor_s"] == 100.0
+    assert saved["debian12 pacemaker"]["vip"] == old["vip"]
+    assert saved["debian13 pacemaker"] == old
 
 
 def test_per_node_places_each_step_by_its_start_time_and_names_the_longest_gap() -> None:
