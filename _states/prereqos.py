@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import os
+from collections.abc import Callable
 from typing import Any
 
 import prereqos_common
@@ -79,38 +80,46 @@ def _node(node: str) -> dict[str, str]:
 
 def ready_for(name: str, action: str, timeout: float = 0, interval: float = 3.0) -> dict:
     """Go or refuse, changing nothing: can controller ``name`` be drained (``action``
-    ``drain``: this controller sees a whole, healthy cluster, no other drained node, and on
-    ``name`` no quorum queue would lose its majority) or undrained (``undrain``: ``name``
-    itself is healthy again, its maintenance aside; waits up to ``timeout`` seconds)."""
+    ``drain``: this controller sees a whole, healthy cluster and no other drained node, at
+    once; on ``name`` itself, no quorum queue would lose its majority, waiting up to
+    ``timeout`` seconds for replicas that catch up, e.g. after the last node's restart) or
+    undrained (``undrain``: ``name`` itself is healthy again, its maintenance aside; waits
+    up to ``timeout`` seconds)."""
     ret = _ret(name)
     if action not in prereqos_maintenance.ACTIONS:
         ret.update(result=False, comment=f"action must be drain or undrain, not {action!r}")
         return ret
     me = __grains__["id"]
+    wait = 0 if __opts__["test"] else timeout
 
-    def probe() -> tuple[bool, list[str]]:
-        try:
-            return _refusals()
-        except CommandExecutionError as exc:  # e.g. right after a reboot: ask again
-            return False, [str(exc)]
+    def asking(refusals: Callable[[], list[str]]) -> Callable[[], tuple[bool, list[str]]]:
+        def probe() -> tuple[bool, list[str]]:
+            try:
+                found = refusals()
+            except CommandExecutionError as exc:  # e.g. right after a reboot: ask again
+                return False, [str(exc)]
+            return not found, found
 
-    def _refusals() -> tuple[bool, list[str]]:
+        return probe
+
+    drained: list[str] = []
+
+    def health_refusals() -> list[str]:
         report = __salt__["prereqos.health"]()
         if action == "undrain":
-            refusals = prereqos_maintenance.undrain_refusals(name, report["problems"])
-        else:
-            drained = __salt__["prereqos.drained"]()
-            refusals = prereqos_maintenance.drain_refusals(
-                name, drained, report["problems"], report.get("maintenance", [])
-            )
-            if not refusals and me == name and name not in drained:
-                refusals = [
-                    f"quorum queue {queue} would lose its majority without {name}: wait until its replicas are online"
-                    for queue in __salt__["rabbitmq_cluster.quorum_critical"]()
-                ]
-        return not refusals, refusals
+            return prereqos_maintenance.undrain_refusals(name, report["problems"])
+        drained[:] = __salt__["prereqos.drained"]()
+        return prereqos_maintenance.drain_refusals(name, drained, report["problems"], report.get("maintenance", []))
 
-    ready, refusals = prereqos_common.wait_until(probe, 0 if __opts__["test"] else timeout, interval)
+    def quorum_refusals() -> list[str]:
+        return [
+            f"quorum queue {queue} would lose its majority without {name}: wait until its replicas are online"
+            for queue in __salt__["rabbitmq_cluster.quorum_critical"]()
+        ]
+
+    ready, refusals = prereqos_common.wait_until(asking(health_refusals), wait if action == "undrain" else 0, interval)
+    if ready and action == "drain" and me == name and name not in drained:
+        ready, refusals = prereqos_common.wait_until(asking(quorum_refusals), wait, interval)
     if ready:
         ret["comment"] = f"{me}: {name} can be {action}ed"
     else:

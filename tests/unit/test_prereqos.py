@@ -532,6 +532,32 @@ def test_ready_for_drain_on_the_node_asks_about_quorum_queues(monkeypatch):
     )
 
 
+def test_ready_for_drain_waits_for_quorum_replicas_to_catch_up(monkeypatch):
+    """Right after a restart RabbitMQ counts a catching-up replica out of the majority:
+    the drained node waits (a rolling restart's next node), up to the timeout."""
+    answers = iter([["'orders' in vhost '/'"], []])
+    wire(
+        monkeypatch,
+        **{
+            "prereqos.health": health,
+            "prereqos.drained": lambda: [],
+            "rabbitmq_cluster.quorum_critical": lambda: next(answers),
+        },
+    )
+    assert prereqos_state.ready_for("ctrl-1", "drain", timeout=5, interval=0.01)["result"] is True
+
+
+def test_ready_for_drain_refuses_an_unhealthy_cluster_at_once(monkeypatch):
+    calls = []
+    wire(
+        monkeypatch,
+        **{"prereqos.health": lambda: calls.append(1) or health(["ctrl-3: down"]), "prereqos.drained": lambda: []},
+    )
+    ret = prereqos_state.ready_for("ctrl-1", "drain", timeout=300, interval=0.01)
+    assert ret["result"] is False and ret["comment"] == "ctrl-1 refuses to drain ctrl-1:\nctrl-3: down"
+    assert calls == [1]
+
+
 def test_ready_for_undrain_waits_until_the_node_is_healthy(monkeypatch):
     reports = iter([health(["galera: local state Joiner"], ["ctrl-1 is drained"]), health([], ["ctrl-1 is drained"])])
     wire(monkeypatch, **{"prereqos.health": lambda: next(reports)})
