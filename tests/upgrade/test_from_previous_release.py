@@ -7,8 +7,8 @@ master); the operator then moves the pillar's secrets to the controllers only
 ``orch.prereqos``. That first run adds only what this release brings (the
 node's facts file; in galera.cnf the ``datadir`` line, same value as MariaDB's
 default, and flow control for one writer, both read at the next restart;
-keepalived's track file of planned maintenance, reloaded) and restarts
-nothing; the next one changes nothing.
+keepalived's track file of planned maintenance, and haproxy's transparent
+binds, both reloaded) and restarts nothing; the next one changes nothing.
 
 Runs in ``make test-upgrade`` and ``make test-all`` (not in ``make test``): it needs
 the repository's history, and a test bed of its own.
@@ -31,6 +31,7 @@ from tests.testbed.site import site_pillar
 PREVIOUS_RELEASE = "6a235b33ce3d5a9640fd002d51c2f5628b2ef433"
 GALERA_CNF = "/etc/mysql/mariadb.conf.d/99-prereqos-galera.cnf"
 KEEPALIVED_CONF = "/etc/keepalived/keepalived.conf"
+HAPROXY_CFG = "/etc/haproxy/haproxy.cfg"
 #: what the first run of this release changes on every controller, and nothing else
 FIRST_RUN_CHANGES = {
     "prereqos-deploy/prereqos-facts",
@@ -38,6 +39,8 @@ FIRST_RUN_CHANGES = {
     "prereqos-deploy/prereqos-keepalived-state-dir",
     "prereqos-deploy/prereqos-keepalived-config",
     "prereqos-deploy/prereqos-keepalived-running",
+    "prereqos-deploy/prereqos-haproxy-config",
+    "prereqos-deploy/prereqos-haproxy-running",
 }
 #: how each file's lines may change: (prefixes of lines added, prefixes of lines removed)
 CHANGED_LINES = {
@@ -66,6 +69,8 @@ CHANGED_LINES = {
         ),
         (),
     ),
+    # every bind becomes transparent (answers still sent after a VIP moved)
+    HAPROXY_CFG: (("    bind ",), ("    bind ",)),
 }
 PROBE_MESSAGES = 20
 PROBE_ROWS = 10
