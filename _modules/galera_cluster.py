@@ -320,6 +320,42 @@ def health(expected_size: int | None = None) -> dict[str, Any]:
     return report
 
 
+def sessions_from(address: str, hostname: str) -> list[int]:
+    """Ids of this server's client sessions opened from the node at ``address`` called
+    ``hostname`` (e.g. through its haproxy, which connects from its own address).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ctrl-1 galera_cluster.sessions_from 192.0.2.12 ctrl-2
+    """
+    return prereqos_galera.parse_session_ids(_sql(prereqos_galera.sessions_from_statement(address, hostname)))
+
+
+def end_sessions_from(address: str, hostname: str) -> list[int]:
+    """End this server's client sessions opened from the node at ``address`` called
+    ``hostname``; their open transactions roll back and release their locks. Returns the
+    ids ended (a session that ended on its own meanwhile is left out).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ctrl-1 galera_cluster.end_sessions_from 192.0.2.12 ctrl-2
+    """
+    ended = []
+    for session in sessions_from(address, hostname):
+        try:
+            _sql(f"KILL CONNECTION {session}")
+        except CommandExecutionError as exc:
+            if not prereqos_galera.UNKNOWN_SESSION_RE.search(str(exc)):
+                raise
+            continue
+        ended.append(session)
+    return ended
+
+
 # --------------------------------------------------------------------------- bootstrapping
 
 

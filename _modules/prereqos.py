@@ -196,11 +196,7 @@ def health(path: str = prereqos_settings.FACTS_PATH) -> dict:
             "active": active,
             "problems": [] if active else ["keepalived is not running"],
         }
-        released_problems, released_notes = prereqos_maintenance.vips_released_problem(
-            node_facts["node"]["id"], _vips_released(), drained_nodes
-        )
-        problems += released_problems
-        notes += released_notes
+        notes += prereqos_maintenance.vips_released_notes(node_facts["node"]["id"], _vips_released(), drained_nodes)
     parts["rabbitmq"] = _part_health("rabbitmq_cluster", expected_nodes=node_facts["rabbitmq_nodes"])
     parts["galera"] = _part_health("galera_cluster", expected_size=node_facts["galera_size"])
     return prereqos_node.health_report(node_facts, held, haproxy, haproxy_error, parts, problems, notes)

@@ -127,6 +127,31 @@ def ready_for(name: str, action: str, timeout: float = 0, interval: float = 3.0)
     return ret
 
 
+def proxied_sessions_ended(name: str, address: str, hostname: str) -> dict:
+    """No session of this controller's MariaDB comes from controller ``name`` (at ``address``,
+    called ``hostname``) any more. Once its VIPs left, what its haproxy still proxies is
+    orphaned: the clients' packets reach the new VIP holder, which resets them, and an open
+    transaction of such a session would hold its locks until haproxy gave the session up.
+    Ending them lets the clients' retries through the new holder go on at once."""
+    ret = _ret(name)
+    try:
+        sessions = __salt__["galera_cluster.sessions_from"](address, hostname)
+        if sessions and not __opts__["test"]:
+            sessions = __salt__["galera_cluster.end_sessions_from"](address, hostname)
+    except CommandExecutionError as exc:
+        ret.update(result=False, comment=str(exc))
+        return ret
+    if not sessions:
+        ret["comment"] = f"no MariaDB session here comes from {name}"
+        return ret
+    ret["changes"] = {"sessions_from": {"old": sessions, "new": []}}
+    if __opts__["test"]:
+        ret.update(result=None, comment=f"would end the {len(sessions)} MariaDB sessions here that come from {name}")
+    else:
+        ret["comment"] = f"ended the {len(sessions)} MariaDB sessions here that came from {name}"
+    return ret
+
+
 def haproxy_server(name: str, drained: bool, timeout: float = 30, interval: float = 0.5) -> dict:
     """Controller ``name``'s servers in this node's haproxy are drained (``drained``: no new
     session, the current ones given up to ``timeout`` seconds to end, then maintenance with

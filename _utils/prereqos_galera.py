@@ -17,6 +17,7 @@ No I/O and no Salt dunders: ``_modules/galera_cluster.py`` reads and acts,
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from typing import Any
@@ -40,6 +41,8 @@ SAFE_LINE_RE = re.compile(r"^safe_to_bootstrap:.*$", re.MULTILINE)
 RECOVERED_RE = re.compile(r"WSREP: Recovered position:\s+(\S+?):(-?\d+)(?:,\S*)?\s*$", re.MULTILINE)
 RECOVERY_SKIPPED = "skipping position recovery"
 SERVER_DOWN_RE = re.compile(r"^ERROR 2002 \(HY000\)", re.MULTILINE)
+# KILL of a session that ended meanwhile.
+UNKNOWN_SESSION_RE = re.compile(r"ERROR 1094 \(HY000\)")
 GRANT_WANTED_RE = re.compile(
     r"\s*(?P<privileges>[A-Za-z][A-Za-z ,]*?)\s+ON\s+(?P<target>[`\w$*-]+(?:\.[`\w$*-]+)?)"
     r"(?P<option>\s+WITH\s+GRANT\s+OPTION)?\s*",
@@ -162,6 +165,26 @@ def parse_flag(text: str, what: str) -> bool:
 def parse_databases(text: str) -> list[str]:
     """User databases from ``SHOW DATABASES`` output (system schemas left out)."""
     return sorted(name for name in text.splitlines() if name and name not in SYSTEM_DATABASES)
+
+
+def sessions_from_statement(address: str, hostname: str) -> str:
+    """SQL listing the client sessions opened from the node at ``address`` called ``hostname``
+    (MariaDB shows a client as ``name:port``, the name resolved from its address when it can,
+    an IPv6 address maybe in brackets), this one left out."""
+    ip = str(ipaddress.ip_address(address))
+    patterns = " OR ".join(f"HOST LIKE {sql_quote(name + ':%')}" for name in (ip, f"[{ip}]", hostname))
+    return f"SELECT ID FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() AND ({patterns}) ORDER BY ID"
+
+
+def parse_session_ids(text: str) -> list[int]:
+    """Session ids from the batch output of :func:`sessions_from_statement`."""
+    ids = []
+    for line in text.splitlines():
+        if line.strip():
+            if not line.strip().isdigit():
+                raise ValueError(f"not a session id: {line.strip()!r}")
+            ids.append(int(line))
+    return ids
 
 
 # --------------------------------------------------------------------------- grastate.dat

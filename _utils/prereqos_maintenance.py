@@ -127,14 +127,15 @@ def out_of_rotation(status: str) -> bool:
     return in_maintenance(status) or status.startswith("DRAIN")
 
 
-def vips_released_problem(node: str, released: bool, drained: list[str]) -> tuple[list[str], list[str]]:
-    """``(problems, maintenance)`` of keepalived's track file on ``node``: released on a drained
-    node is planned; released on another is left over from a drain that stopped half-way."""
+def vips_released_notes(node: str, released: bool, drained: list[str]) -> list[str]:
+    """Health's maintenance notes of keepalived's track file on ``node``: released on a
+    drained node is planned; released on another is left over from a drain that stopped
+    half-way, which the undrain clears (so it must not hold the undrain back)."""
     if not released:
-        return [], []
+        return []
     if node in drained:
-        return [], ["keepalived: this node releases its VIPs (drained)"]
+        return ["keepalived: this node releases its VIPs (drained)"]
     return [
         f"keepalived: {VIPS_RELEASED_PATH} says 1 but {node} is not drained: a drain stopped half-way; "
-        f"finish it or undrain: {undrain_command(node)}"
-    ], []
+        f"undrain it: {undrain_command(node)}"
+    ]

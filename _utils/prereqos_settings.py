@@ -55,8 +55,12 @@ ADVERT_INT_SECONDS = (0.01, 40.95)
 COROSYNC_TOKEN_MS = (500, 60_000)
 # Galera's gcs.fc_limit: below its default, a single writer stalls more often.
 FLOW_CONTROL_LIMIT = (16, 2**31 - 1)
-# galera:membership_retransmit_ms: from busy networks' (Galera's default 1000) down to LANs'.
-MEMBERSHIP_RETRANSMIT_MS = (100, 10_000)
+# galera:membership_retransmit_ms: from Galera's defaults (1000, for busy networks) down to LANs'.
+MEMBERSHIP_RETRANSMIT_MS = (100, 1000)
+# haproxy:hard_stop_after under pacemaker: its stop operation times out after
+# 20 s, and systemd kills what is left of haproxy this long after hard-stop-after.
+PACEMAKER_HAPROXY_STOP_MS = 15_000
+HAPROXY_STOP_MARGIN_S = 3
 # MariaDB's own range for max_connections.
 MAX_CONNECTIONS = (10, 100_000)
 # my_print_defaults / mariadbd read an option-file line into a 4096-byte buffer:
@@ -636,6 +640,14 @@ def _haproxy(errors: Errors, config: dict) -> None:
         for name, value in timeouts.items():
             _duration(errors, f"haproxy:timeouts:{name}", value)
     _int_in(errors, "haproxy:retries", haproxy.get("retries"), 0, None, "the number of connection retries")
+    _duration(errors, "haproxy:hard_stop_after", haproxy.get("hard_stop_after"))
+    hard_stop_ms = haproxy_duration_ms(haproxy.get("hard_stop_after"))
+    if config["vip_manager"] == "pacemaker" and hard_stop_ms is not None and hard_stop_ms > PACEMAKER_HAPROXY_STOP_MS:
+        errors.add(
+            "haproxy:hard_stop_after",
+            f"{haproxy['hard_stop_after']} is longer than pacemaker waits for haproxy to stop "
+            f"(its stop timeout, 20 s, less 5 s of margin); write at most {PACEMAKER_HAPROXY_STOP_MS // 1000}s",
+        )
     low, high = HAPROXY_MAXCONN
     _int_in(errors, "haproxy:maxconn", haproxy.get("maxconn"), low, high, "HAProxy's connection limit")
     check = haproxy.get("check")
@@ -967,7 +979,7 @@ def _galera(errors: Errors, config: dict, ids: list[str]) -> None:
         "galera:membership_retransmit_ms",
         galera.get("membership_retransmit_ms"),
         *MEMBERSHIP_RETRANSMIT_MS,
-        "evs.join_retrans_period in milliseconds",
+        "evs.join_retrans_period and evs.keepalive_period in milliseconds",
     )
     if galera.get("recover_from") is not None and galera["recover_from"] not in ids:
         errors.add(
@@ -1309,7 +1321,9 @@ def derive(config: dict, minion_id: str | None, drained: list[str] | tuple[str, 
         "rabbitmq_nodes": [f"rabbit@{n['hostname']}" for n in nodes],
         "rabbitmq_bootstrap_node": f"rabbit@{bootstrap['hostname']}",
         "galera_cluster_address": "gcomm://" + ",".join(n["addresses"][internal] for n in nodes),
-        "galera_join_retrans_period": f"PT{config['galera']['membership_retransmit_ms'] / 1000:g}S",
+        "haproxy_stop_timeout_s": math.ceil(haproxy_duration_ms(config["haproxy"]["hard_stop_after"]) / 1000)
+        + HAPROXY_STOP_MARGIN_S,
+        "galera_membership_period": f"PT{config['galera']['membership_retransmit_ms'] / 1000:g}S",
         "erlang_dist_address": erlang_ip_tuple(me["addresses"][internal]) if me else None,
         "node_expectation": node_expectation(minion_id, nodes, vips, me),
         "facts_path": FACTS_PATH,

@@ -2,7 +2,7 @@
       salt-run state.orchestrate orch.prereqos_rolling_restart
     For each controller, in the order of prereqos:controllers: drain it (which
     refuses unless the cluster is whole and healthy), restart its services
-    (RabbitMQ, MariaDB, Apache, and HAProxy with keepalived), wait until it is
+    (MariaDB, RabbitMQ, Apache, and HAProxy with keepalived), wait until it is
     healthy again, undrain it, pass the health gate on every controller; then
     the next. Stops at the first controller that does not come back healthy,
     saying which and why; the controllers after it are left untouched. #}

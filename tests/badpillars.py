@@ -159,6 +159,10 @@ BAD_PILLARS = {
         edit("pacemaker:stonith", {"enabled": True, "devices": {"fence-1": {"agent": "fence_ipmilan"}}}),
         "prereqos:pacemaker:stonith:devices:fence-1:agent: 'fence_ipmilan' is not a fence agent",
     ),
+    "hard stop after not a duration": (
+        edit("haproxy:hard_stop_after", "soon"),
+        "prereqos:haproxy:hard_stop_after: 'soon' is not a HAProxy duration",
+    ),
     "membership retransmit out of range": (
         edit("galera:membership_retransmit_ms", 50),
         "prereqos:galera:membership_retransmit_ms: 50 is out of range",

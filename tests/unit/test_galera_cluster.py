@@ -478,6 +478,32 @@ def test_recovery_facts_of_a_running_node(tmp_path: Path, host: FakeHost, releas
     assert facts["running"] is True and facts["recovered"] is None and RECOVER not in host.keys
 
 
+SESSIONS_SQL = galera.sessions_from_statement("172.31.252.12", "ctrl-2")
+
+
+@per_release("sessions-from.txt")
+def test_sessions_from_a_node_are_ended(host: FakeHost, release: str) -> None:
+    host.answers.update({SESSIONS_SQL: result(rec("sessions-from.txt", release)), "KILL CONNECTION 198": result()})
+    assert gc.end_sessions_from("172.31.252.12", "ctrl-2") == [198]
+    assert host.keys == [SESSIONS_SQL, "KILL CONNECTION 198"]
+
+
+@per_release("sessions-from.txt", "client-error-kill-unknown.txt")
+def test_a_session_that_ended_meanwhile_is_left_out(host: FakeHost, release: str) -> None:
+    gone = result(stderr=rec("client-error-kill-unknown.txt", release), retcode=1)
+    host.answers.update({SESSIONS_SQL: result(rec("sessions-from.txt", release)), "KILL CONNECTION 198": gone})
+    assert gc.end_sessions_from("172.31.252.12", "ctrl-2") == []
+
+
+@per_release("sessions-from-none.txt", "client-error-non-primary.txt")
+def test_no_session_from_a_node_and_other_errors_raise(host: FakeHost, release: str) -> None:
+    host.answers[SESSIONS_SQL] = result(rec("sessions-from-none.txt", release))
+    assert gc.end_sessions_from("172.31.252.12", "ctrl-2") == []
+    host.answers[SESSIONS_SQL] = result(stderr=rec("client-error-non-primary.txt", release), retcode=1)
+    with pytest.raises(CommandExecutionError, match="mariadb client failed"):
+        gc.sessions_from("172.31.252.12", "ctrl-2")
+
+
 @per_release("wsrep-on-member.txt", "status-synced-primary.txt", "databases-member.txt")
 def test_health_ok(host: FakeHost, release: str) -> None:
     host.member(release)

@@ -588,3 +588,21 @@ def test_table_text() -> None:
         f"  n1: stopped; cluster {UUID}; recovered seqno 15; grastate seqno 15, safe_to_bootstrap 1",
         "  n2: unknown (unreachable or no valid facts)",
     ]
+
+
+def test_sessions_from_a_node_match_its_address_and_name() -> None:
+    statement = galera.sessions_from_statement("2001:db8::12", "ctrl-2")
+    assert statement == (
+        "SELECT ID FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() AND "
+        "(HOST LIKE '2001:db8::12:%' OR HOST LIKE '[2001:db8::12]:%' OR HOST LIKE 'ctrl-2:%') ORDER BY ID"
+    )
+    with pytest.raises(ValueError):
+        galera.sessions_from_statement("ctrl-2'; DROP", "ctrl-2")
+
+
+@per_release("sessions-from.txt", "sessions-from-none.txt")
+def test_session_ids_are_parsed(release: str) -> None:
+    assert galera.parse_session_ids(rec("sessions-from.txt", release)) == [198]
+    assert galera.parse_session_ids(rec("sessions-from-none.txt", release)) == []
+    with pytest.raises(ValueError, match="not a session id"):
+        galera.parse_session_ids("198\nERROR\n")

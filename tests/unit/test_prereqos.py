@@ -392,6 +392,43 @@ def wire(monkeypatch, test: bool = False, **salt: Any) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("test", [True, False])
+def test_proxied_sessions_of_the_drained_node_end(monkeypatch, test):
+    ended: list[tuple[str, str]] = []
+    wire(
+        monkeypatch,
+        test,
+        **{
+            "galera_cluster.sessions_from": lambda address, hostname: [198, 205],
+            "galera_cluster.end_sessions_from": lambda address, hostname: ended.append((address, hostname)) or [198],
+        },
+    )
+    ret = prereqos_state.proxied_sessions_ended("ctrl-2", "192.0.2.12", "ctrl-2")
+    assert ended == ([] if test else [("192.0.2.12", "ctrl-2")])
+    assert ret["result"] is (None if test else True)
+    assert ret["changes"] == {"sessions_from": {"old": [198, 205] if test else [198], "new": []}}
+
+
+def test_no_proxied_session_changes_nothing(monkeypatch):
+    wire(monkeypatch, **{"galera_cluster.sessions_from": lambda address, hostname: []})
+    ret = prereqos_state.proxied_sessions_ended("ctrl-2", "192.0.2.12", "ctrl-2")
+    assert ret == {
+        "name": "ctrl-2",
+        "changes": {},
+        "result": True,
+        "comment": "no MariaDB session here comes from ctrl-2",
+    }
+
+
+def test_proxied_sessions_fail_with_the_clients_error(monkeypatch):
+    def refuse(address, hostname):
+        raise CommandExecutionError("MariaDB is not running: ERROR 2002 (HY000)")
+
+    wire(monkeypatch, **{"galera_cluster.sessions_from": refuse})
+    ret = prereqos_state.proxied_sessions_ended("ctrl-2", "192.0.2.12", "ctrl-2")
+    assert ret["result"] is False and ret["comment"].startswith("MariaDB is not running") and ret["changes"] == {}
+
+
+@pytest.mark.parametrize("test", [True, False])
 def test_haproxy_server_drains_then_maintenance(monkeypatch, test):
     fake = FakeHaproxy()
     wire(monkeypatch, test, **{"prereqos.haproxy_servers": fake.get, "prereqos.haproxy_set_server": fake.set})

@@ -109,16 +109,18 @@ def test_out_of_rotation_includes_a_drain_stopped_half_way(status, expected):
     assert maintenance.out_of_rotation(status) is expected
 
 
-def test_keepalived_track_file_left_released_is_a_problem_unless_drained():
-    assert maintenance.vips_released_problem("ctrl-2", False, []) == ([], [])
-    assert maintenance.vips_released_problem("ctrl-2", True, ["ctrl-2"]) == (
-        [],
-        ["keepalived: this node releases its VIPs (drained)"],
+def test_keepalived_track_file_left_released_is_maintenance_the_undrain_clears():
+    assert maintenance.vips_released_notes("ctrl-2", False, []) == []
+    assert maintenance.vips_released_notes("ctrl-2", True, ["ctrl-2"]) == [
+        "keepalived: this node releases its VIPs (drained)"
+    ]
+    (note,) = maintenance.vips_released_notes("ctrl-2", True, [])
+    assert note == (
+        "keepalived: /var/lib/prereqos/vips-released says 1 but ctrl-2 is not drained: a drain stopped "
+        'half-way; undrain it: salt-run state.orchestrate orch.prereqos_undrain pillar=\'{"node": "ctrl-2"}\''
     )
-    problems, notes = maintenance.vips_released_problem("ctrl-2", True, [])
-    assert notes == [] and problems[0].startswith(
-        "keepalived: /var/lib/prereqos/vips-released says 1 but ctrl-2 is not"
-    )
+    # what held the undrain back: it waits for the node's problems only
+    assert maintenance.undrain_refusals("ctrl-2", []) == []
 
 
 def test_haproxy_servers_of_one_controller():

@@ -112,6 +112,22 @@ def test_keepalived_router_ids_must_be_unique():
     assert any("router id 51 is also used" in p for p in problems(site))
 
 
+@pytest.mark.parametrize(
+    ("manager", "hard_stop_after", "refused"),
+    [("pacemaker", "16s", True), ("pacemaker", "15s", False), ("keepalived", "2m", False)],
+)
+def test_hard_stop_after_must_end_within_pacemakers_stop_timeout(manager, hard_stop_after, refused):
+    site = example()
+    site["vip_manager"] = manager
+    site.setdefault("haproxy", {})["hard_stop_after"] = hard_stop_after
+    found = [p for p in problems(site) if p.startswith("prereqos:haproxy:hard_stop_after:")]
+    expected = (
+        f"prereqos:haproxy:hard_stop_after: {hard_stop_after} is longer than pacemaker waits for haproxy "
+        "to stop (its stop timeout, 20 s, less 5 s of margin); write at most 15s"
+    )
+    assert found == ([expected] if refused else [])
+
+
 def test_default_router_ids_follow_the_network_names():
     site = example()
     site["keepalived"]["router_ids"] = {}
@@ -367,12 +383,12 @@ def test_derive_this_node_vips_and_backends():
     assert len(set(priorities)) == len(priorities)
 
 
-@pytest.mark.parametrize(("milliseconds", "period"), [(None, "PT0.3S"), (1000, "PT1S"), (150, "PT0.15S")])
+@pytest.mark.parametrize(("milliseconds", "period"), [(None, "PT0.1S"), (1000, "PT1S"), (150, "PT0.15S")])
 def test_galera_membership_retransmit_is_an_iso_8601_period(milliseconds, period):
     site = example()
     if milliseconds is not None:
         site.setdefault("galera", {})["membership_retransmit_ms"] = milliseconds
-    assert settings(site, "ctrl-1")["galera_join_retrans_period"] == period
+    assert settings(site, "ctrl-1")["galera_membership_period"] == period
 
 
 def test_minion_outside_the_controllers_has_no_node_view():

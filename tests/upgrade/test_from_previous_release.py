@@ -8,7 +8,8 @@ master); the operator then moves the pillar's secrets to the controllers only
 node's facts file; in galera.cnf the ``datadir`` line, same value as MariaDB's
 default, and flow control for one writer, both read at the next restart;
 keepalived's track file of planned maintenance, and haproxy's transparent
-binds, both reloaded) and restarts nothing; the next one changes nothing.
+binds and hard-stop-after, both reloaded; haproxy's graceful stop, a systemd
+drop-in) and restarts nothing; the next one changes nothing.
 
 Runs in ``make test-upgrade`` and ``make test-all`` (not in ``make test``): it needs
 the repository's history, and a test bed of its own.
@@ -39,6 +40,8 @@ FIRST_RUN_CHANGES = {
     "prereqos-deploy/prereqos-keepalived-state-dir",
     "prereqos-deploy/prereqos-keepalived-config",
     "prereqos-deploy/prereqos-keepalived-running",
+    "prereqos-deploy/prereqos-haproxy-graceful-stop",
+    "prereqos-deploy/prereqos-haproxy-systemd-reload",
     "prereqos-deploy/prereqos-haproxy-config",
     "prereqos-deploy/prereqos-haproxy-running",
 }
@@ -69,8 +72,9 @@ CHANGED_LINES = {
         ),
         (),
     ),
-    # every bind becomes transparent (answers still sent after a VIP moved)
-    HAPROXY_CFG: (("    bind ",), ("    bind ",)),
+    # every bind becomes transparent (answers still sent after a VIP moved);
+    # a stop or reload ends the sessions left after hard-stop-after
+    HAPROXY_CFG: (("    bind ", "    hard-stop-after "), ("    bind ",)),
 }
 PROBE_MESSAGES = 20
 PROBE_ROWS = 10

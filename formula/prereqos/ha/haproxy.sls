@@ -28,6 +28,24 @@ prereqos-haproxy-tls-pem:
       - pkg: prereqos-haproxy-installed
 {%- endif %}
 
+{#- `systemctl stop` (pacemaker's stop, a standby) lets haproxy finish the
+    requests in flight instead of cutting them. #}
+prereqos-haproxy-graceful-stop:
+  file.managed:
+    - name: {{ paths.systemd_units }}/{{ prereqos.lookup.services.haproxy }}.service.d/prereqos.conf
+    - source: salt://prereqos/ha/files/haproxy.service.conf.jinja
+    - template: jinja
+    - makedirs: true
+    - user: root
+    - group: root
+    - mode: '0644'
+
+prereqos-haproxy-systemd-reload:
+  cmd.run:
+    - name: systemctl daemon-reload
+    - onchanges:
+      - file: prereqos-haproxy-graceful-stop
+
 prereqos-haproxy-config:
   file.managed:
     - name: {{ paths.haproxy_cfg }}
@@ -51,6 +69,8 @@ prereqos-haproxy-running:
     - name: {{ prereqos.lookup.services.haproxy }}
     - enable: true
     - reload: true
+    - require:
+      - cmd: prereqos-haproxy-systemd-reload
     - watch:
       - file: prereqos-haproxy-config
 {%- else %}

@@ -1,4 +1,5 @@
-{#- On every controller: the drained controller's servers go to drain, then
+{#- On every controller: the MariaDB sessions the drained controller's haproxy
+    still proxies end (they lost their clients with its VIPs); its servers go to drain, then
     maintenance, through the runtime API (no new session; the current ones end
     or are cut after maintenance:drain_timeout; the Galera listener's next
     server becomes the writer); the maintenance record and haproxy.cfg then
@@ -9,6 +10,18 @@
 
 include:
   - prereqos.ha.haproxy
+{%- if drain %}
+{%- set node = prereqos.nodes | selectattr("id", "equalto", maintenance.node) | first %}
+
+{#- Its VIPs left: the sessions its haproxy still proxies are orphans. #}
+prereqos-maintenance-proxied-sessions:
+  prereqos.proxied_sessions_ended:
+    - name: {{ maintenance.node }}
+    - address: {{ node.addresses[prereqos.internal_network] }}
+    - hostname: {{ node.hostname }}
+    - require_in:
+      - prereqos: prereqos-maintenance-haproxy-servers
+{%- endif %}
 
 prereqos-maintenance-haproxy-servers:
   prereqos.haproxy_server:
