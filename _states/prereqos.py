@@ -132,23 +132,24 @@ def proxied_sessions_ended(name: str, address: str, hostname: str) -> dict:
     called ``hostname``) any more. Once its VIPs left, what its haproxy still proxies is
     orphaned: the clients' packets reach the new VIP holder, which resets them, and an open
     transaction of such a session would hold its locks until haproxy gave the session up.
-    Ending them lets the clients' retries through the new holder go on at once."""
+    Ending them lets the clients' retries through the new holder go on at once. Sessions
+    are traffic, not configuration: like haproxy_server's cut sessions, the comment says
+    which ended, the changes stay empty (whether any is left depends on the clients)."""
     ret = _ret(name)
     try:
-        sessions = __salt__["galera_cluster.sessions_from"](address, hostname)
-        if sessions and not __opts__["test"]:
-            sessions = __salt__["galera_cluster.end_sessions_from"](address, hostname)
+        if __opts__["test"]:
+            sessions = __salt__["galera_cluster.sessions_from"](address, hostname)
+            ret["comment"] = f"would end the MariaDB sessions here that come from {name} (now {len(sessions)})"
+            return ret
+        ended = __salt__["galera_cluster.end_sessions_from"](address, hostname)
     except CommandExecutionError as exc:
         ret.update(result=False, comment=str(exc))
         return ret
-    if not sessions:
-        ret["comment"] = f"no MariaDB session here comes from {name}"
-        return ret
-    ret["changes"] = {"sessions_from": {"old": sessions, "new": []}}
-    if __opts__["test"]:
-        ret.update(result=None, comment=f"would end the {len(sessions)} MariaDB sessions here that come from {name}")
-    else:
-        ret["comment"] = f"ended the {len(sessions)} MariaDB sessions here that came from {name}"
+    ret["comment"] = (
+        f"ended the MariaDB sessions here that came from {name}: {', '.join(map(str, ended))}"
+        if ended
+        else f"no MariaDB session here comes from {name}"
+    )
     return ret
 
 

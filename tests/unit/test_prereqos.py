@@ -404,12 +404,16 @@ def test_proxied_sessions_of_the_drained_node_end(monkeypatch, test):
     )
     ret = prereqos_state.proxied_sessions_ended("ctrl-2", "192.0.2.12", "ctrl-2")
     assert ended == ([] if test else [("192.0.2.12", "ctrl-2")])
-    assert ret["result"] is (None if test else True)
-    assert ret["changes"] == {"sessions_from": {"old": [198, 205] if test else [198], "new": []}}
+    assert ret["result"] is True and ret["changes"] == {}
+    assert ret["comment"] == (
+        "would end the MariaDB sessions here that come from ctrl-2 (now 2)"
+        if test
+        else "ended the MariaDB sessions here that came from ctrl-2: 198"
+    )
 
 
 def test_no_proxied_session_changes_nothing(monkeypatch):
-    wire(monkeypatch, **{"galera_cluster.sessions_from": lambda address, hostname: []})
+    wire(monkeypatch, **{"galera_cluster.end_sessions_from": lambda address, hostname: []})
     ret = prereqos_state.proxied_sessions_ended("ctrl-2", "192.0.2.12", "ctrl-2")
     assert ret == {
         "name": "ctrl-2",
@@ -423,7 +427,7 @@ def test_proxied_sessions_fail_with_the_clients_error(monkeypatch):
     def refuse(address, hostname):
         raise CommandExecutionError("MariaDB is not running: ERROR 2002 (HY000)")
 
-    wire(monkeypatch, **{"galera_cluster.sessions_from": refuse})
+    wire(monkeypatch, **{"galera_cluster.end_sessions_from": refuse})
     ret = prereqos_state.proxied_sessions_ended("ctrl-2", "192.0.2.12", "ctrl-2")
     assert ret["result"] is False and ret["comment"].startswith("MariaDB is not running") and ret["changes"] == {}
 
