@@ -4,8 +4,9 @@ writer, keep it drained across a re-run, refuse a second drain, undrain it, refu
 drain while a controller is down, undrain a drain stopped half-way, restart every
 controller in turn.
 
-Runs after test_failover.py on the same test bed, in this file's order (``make
-test``, ``make test-maintenance``, ``make test-all``).
+Runs after test_failover.py on the same test bed, in this file's order, in
+``make test-maintenance`` and ``make test-all``; not in ``make test`` yet: the drain
+test failed once there (pacemaker).
 """
 
 from __future__ import annotations
