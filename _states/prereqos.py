@@ -128,7 +128,7 @@ def ready_for(name: str, action: str, timeout: float = 0, interval: float = 3.0)
 
 
 def proxied_sessions_ended(name: str, address: str, hostname: str) -> dict:
-    """No session of this controller's MariaDB comes from controller ``name`` (at ``address``,
+    """No MariaDB session on this controller comes from controller ``name`` (at ``address``,
     called ``hostname``) any more. Once its VIPs left, what its haproxy still proxies is
     orphaned: the clients' packets reach the new VIP holder, which resets them, and an open
     transaction of such a session would hold its locks until haproxy gave the session up.
