@@ -14,7 +14,15 @@ import pytest
 from salt.exceptions import CommandExecutionError
 
 from tests.unit.loader import library, load, recorded_path
-from tests.unit.test_galera_cluster_library import HOSTILE, SECRET, SST_GRANTS, per_release, rec, uuid_of
+from tests.unit.test_galera_cluster_library import (
+    HOSTILE,
+    RECORDED_SESSION_IDS,
+    SECRET,
+    SST_GRANTS,
+    per_release,
+    rec,
+    uuid_of,
+)
 
 gc = load("_modules", "galera_cluster")
 galera = library("prereqos_galera")
@@ -483,16 +491,20 @@ SESSIONS_SQL = galera.sessions_from_statement("172.31.252.12", "ctrl-2")
 
 @per_release("sessions-from.txt")
 def test_sessions_from_a_node_are_ended(host: FakeHost, release: str) -> None:
-    host.answers.update({SESSIONS_SQL: result(rec("sessions-from.txt", release)), "KILL CONNECTION 198": result()})
-    assert gc.end_sessions_from("172.31.252.12", "ctrl-2") == [198]
-    assert host.keys == [SESSIONS_SQL, "KILL CONNECTION 198"]
+    ids = RECORDED_SESSION_IDS[release]
+    host.answers[SESSIONS_SQL] = result(rec("sessions-from.txt", release))
+    host.answers.update({f"KILL CONNECTION {session}": result() for session in ids})
+    assert gc.end_sessions_from("172.31.252.12", "ctrl-2") == ids
+    assert host.keys == [SESSIONS_SQL, *(f"KILL CONNECTION {session}" for session in ids)]
 
 
 @per_release("sessions-from.txt", "client-error-kill-unknown.txt")
 def test_a_session_that_ended_meanwhile_is_left_out(host: FakeHost, release: str) -> None:
+    first, *others = RECORDED_SESSION_IDS[release]
     gone = result(stderr=rec("client-error-kill-unknown.txt", release), retcode=1)
-    host.answers.update({SESSIONS_SQL: result(rec("sessions-from.txt", release)), "KILL CONNECTION 198": gone})
-    assert gc.end_sessions_from("172.31.252.12", "ctrl-2") == []
+    host.answers[SESSIONS_SQL] = result(rec("sessions-from.txt", release))
+    host.answers.update({f"KILL CONNECTION {first}": gone} | {f"KILL CONNECTION {s}": result() for s in others})
+    assert gc.end_sessions_from("172.31.252.12", "ctrl-2") == others
 
 
 @per_release("sessions-from-none.txt", "client-error-non-primary.txt")
