@@ -320,32 +320,36 @@ def health(expected_size: int | None = None) -> dict[str, Any]:
     return report
 
 
-def sessions_from(address: str, hostname: str) -> list[int]:
+def sessions_from(address: str, hostname: str, idle: bool = False) -> list[int]:
     """Ids of this server's client sessions opened from the node at ``address`` called
-    ``hostname`` (e.g. through its haproxy, which connects from its own address).
+    ``hostname`` (e.g. through its haproxy, which connects from its own address); with
+    ``idle``, only those running no statement.
 
     CLI Example:
 
     .. code-block:: bash
 
         salt ctrl-1 galera_cluster.sessions_from 192.0.2.12 ctrl-2
+        salt ctrl-1 galera_cluster.sessions_from 192.0.2.12 ctrl-2 idle=True
     """
-    return prereqos_galera.parse_session_ids(_sql(prereqos_galera.sessions_from_statement(address, hostname)))
+    return prereqos_galera.parse_session_ids(_sql(prereqos_galera.sessions_from_statement(address, hostname, idle)))
 
 
-def end_sessions_from(address: str, hostname: str) -> list[int]:
+def end_sessions_from(address: str, hostname: str, idle: bool = False) -> list[int]:
     """End this server's client sessions opened from the node at ``address`` called
-    ``hostname``; their open transactions roll back and release their locks. Returns the
-    ids ended (a session that ended on its own meanwhile is left out).
+    ``hostname`` (with ``idle``, only those running no statement); their open transactions
+    roll back and release their locks. Returns the ids ended (a session that ended on its
+    own meanwhile is left out).
 
     CLI Example:
 
     .. code-block:: bash
 
         salt ctrl-1 galera_cluster.end_sessions_from 192.0.2.12 ctrl-2
+        salt ctrl-1 galera_cluster.end_sessions_from 192.0.2.12 ctrl-2 idle=True
     """
     ended = []
-    for session in sessions_from(address, hostname):
+    for session in sessions_from(address, hostname, idle):
         try:
             _sql(f"KILL CONNECTION {session}")
         except CommandExecutionError as exc:

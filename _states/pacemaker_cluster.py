@@ -101,10 +101,12 @@ def online(name: str, nodes: list[str], timeout: int = 180) -> dict[str, Any]:
     return ret
 
 
-def standby(name: str, enabled: bool, timeout: int = 120) -> dict[str, Any]:
+def standby(
+    name: str, enabled: bool, timeout: int = 120, resources: list[str] | None = None, interval: float = POLL_INTERVAL
+) -> dict[str, Any]:
     """Node ``name`` is in standby (``enabled``: it runs no resource, its VIPs moved to the
-    other nodes) or takes resources again. Waits until no resource runs on a node put in
-    standby, up to ``timeout`` seconds."""
+    other nodes) or takes resources again. Waits until no resource (or none of
+    ``resources``) runs on a node put in standby, up to ``timeout`` seconds."""
     action = f"put {name} in standby" if enabled else f"take {name} out of standby"
     if missing := _unavailable(name, action, changes=True):
         return missing
@@ -133,12 +135,15 @@ def standby(name: str, enabled: bool, timeout: int = 120) -> dict[str, Any]:
         return ret
 
     def probe() -> tuple[bool, list[str]]:
-        running = __salt__["pacemaker_cluster.resources_on"](name)
+        running = [r for r in __salt__["pacemaker_cluster.resources_on"](name) if resources is None or r in resources]
         return not running, running
 
-    empty, running = prereqos_common.wait_until(probe, timeout, POLL_INTERVAL)
+    empty, running = prereqos_common.wait_until(probe, timeout, interval)
     if empty:
-        ret.update(result=True, comment=f"{name} is in standby and runs no resource.")
+        ret.update(
+            result=True,
+            comment=f"{name} is in standby and runs no {'resource' if resources is None else ', '.join(resources)}.",
+        )
     else:
         ret["comment"] = f"{name} is in standby but still runs {', '.join(running)} after {timeout}s"
     return ret

@@ -10,11 +10,13 @@ from typing import Any
 
 import prereqos_common
 import prereqos_maintenance
+import prereqos_settings
 from salt.exceptions import CommandExecutionError
 
 # A sync may have replaced a library since this process first imported it.
 prereqos_common = importlib.reload(prereqos_common)
 prereqos_maintenance = importlib.reload(prereqos_maintenance)
+prereqos_settings = importlib.reload(prereqos_settings)
 
 __virtualname__ = "prereqos"
 
@@ -153,6 +155,51 @@ def proxied_sessions_ended(name: str, address: str, hostname: str) -> dict:
     return ret
 
 
+def orphaned_sessions_ended(name: str, address: str, hostname: str, timeout: float = 60, interval: float = 0.2) -> dict:
+    """Pacemaker: from the moment controller ``name`` (at ``address``, called ``hostname``),
+    put in standby, holds no VIP until it runs no resource (its haproxy stopped, up to
+    ``timeout`` seconds), no idle MariaDB session on this controller comes from it. Its
+    stopping haproxy keeps the sessions of clients the new VIP holder has reset: an open
+    transaction of one would hold its locks until haproxy's hard-stop-after. A session
+    running a statement is left to answer (through the transparent bind), then ends once
+    idle. Traffic, not configuration: the comment says which ended, no changes."""
+    ret = _ret(name)
+    if __opts__["test"]:
+        ret["comment"] = (
+            f"would end the idle MariaDB sessions here that come from {name} from the moment it holds no VIP "
+            "until it runs no resource"
+        )
+        return ret
+    ended: list[int] = []
+
+    def runs(only: list[str] | None = None) -> tuple[bool, list[str]]:
+        """Whether ``name`` runs none of ``only`` (None: no resource at all), and what it runs."""
+        running = __salt__["pacemaker_cluster.resources_on"](hostname)
+        return not [r for r in running if only is None or r in only], running
+
+    def sweep() -> tuple[bool, list[str]]:
+        ended.extend(__salt__["galera_cluster.end_sessions_from"](address, hostname, idle=True))
+        return runs()
+
+    try:
+        vips = [prereqos_settings.vip_resource(network) for network in __salt__["prereqos.facts"]()["vips"]]
+        stopped, running = prereqos_common.wait_until(lambda: runs(vips), timeout, interval)
+        if stopped:
+            stopped, running = prereqos_common.wait_until(sweep, timeout, interval)
+    except CommandExecutionError as exc:
+        ret.update(result=False, comment=str(exc))
+        return ret
+    if not stopped:
+        ret.update(result=False, comment=f"{name} is in standby but still runs {', '.join(running)} after {timeout}s")
+        return ret
+    ret["comment"] = (
+        f"ended the idle MariaDB sessions here that came from {name} after its VIPs left: {', '.join(map(str, ended))}"
+        if ended
+        else f"no idle MariaDB session here came from {name} after its VIPs left"
+    )
+    return ret
+
+
 def haproxy_server(name: str, drained: bool, timeout: float = 30, interval: float = 0.5) -> dict:
     """Controller ``name``'s servers in this node's haproxy are drained (``drained``: no new
     session, the current ones given up to ``timeout`` seconds to end, then maintenance with
@@ -227,7 +274,12 @@ def vips_released(name: str, released: bool, timeout: float = 60, interval: floa
         ret.update(result=False, comment=str(exc))
         return ret
     if facts["vip_manager"] == "pacemaker":
-        return {**__states__["pacemaker_cluster.standby"](hostname, released, timeout=int(timeout)), "name": name}
+        # Its VIPs only: orphaned_sessions_ended waits for the rest (haproxy's graceful stop).
+        vips = [prereqos_settings.vip_resource(network) for network in facts["vips"]]
+        standby = __states__["pacemaker_cluster.standby"](
+            hostname, released, timeout=int(timeout), resources=vips, interval=interval
+        )
+        return {**standby, "name": name}
     path = prereqos_maintenance.VIPS_RELEASED_PATH
     want = "1\n" if released else "0\n"
     try:

@@ -167,13 +167,16 @@ def parse_databases(text: str) -> list[str]:
     return sorted(name for name in text.splitlines() if name and name not in SYSTEM_DATABASES)
 
 
-def sessions_from_statement(address: str, hostname: str) -> str:
+def sessions_from_statement(address: str, hostname: str, idle: bool = False) -> str:
     """SQL listing the client sessions opened from the node at ``address`` called ``hostname``
     (MariaDB shows a client as ``name:port``, the name resolved from its address when it can,
-    an IPv6 address maybe in brackets), this one left out."""
+    an IPv6 address maybe in brackets), this one left out; with ``idle``, only those that run
+    no statement (an answer of a running one may still reach its client)."""
     ip = str(ipaddress.ip_address(address))
     patterns = " OR ".join(f"HOST LIKE {sql_quote(name + ':%')}" for name in (ip, f"[{ip}]", hostname))
-    return f"SELECT ID FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() AND ({patterns}) ORDER BY ID"
+    waiting = " AND COMMAND = 'Sleep'" if idle else ""
+    where = f"ID <> CONNECTION_ID() AND ({patterns}){waiting}"
+    return f"SELECT ID FROM information_schema.PROCESSLIST WHERE {where} ORDER BY ID"
 
 
 def parse_session_ids(text: str) -> list[int]:

@@ -1143,6 +1143,11 @@ def _server_check(service: dict, check_port: int, timing: dict) -> str:
     return line
 
 
+def vip_resource(network: str) -> str:
+    """The name of the pacemaker resource that holds the VIP of ``network``."""
+    return f"vip_{network}"
+
+
 def pacemaker_config(config: dict, vips: dict) -> dict:
     """The CIB objects prereqos owns, in pacemaker_cluster's normalised shape."""
     pcmk = config["pacemaker"]
@@ -1152,7 +1157,7 @@ def pacemaker_config(config: dict, vips: dict) -> dict:
     }
     colocations, orders = {}, {}
     for name, vip in sorted(vips.items()):
-        rsc = f"vip_{name}"
+        rsc = vip_resource(name)
         primitives[rsc] = {
             "agent": "ocf:heartbeat:IPaddr2",
             "params": {"ip": vip["address"], "cidr_netmask": str(vip["prefixlen"]), "nic": vip["interface"]},
@@ -1234,7 +1239,7 @@ def facts(derived: dict) -> dict | None:
         "vip_manager": derived["vip_manager"],
         "vips": {name: vip["address"] for name, vip in derived["vips"].items()},
         "haproxy_checks": {name: s["check"]["kind"] for name, s in derived["services_enabled"].items()},
-        "pacemaker_resources": ["haproxy-clone", *(f"vip_{n}" for n in derived["vips"])] if pacemaker else [],
+        "pacemaker_resources": ["haproxy-clone", *map(vip_resource, derived["vips"])] if pacemaker else [],
         "rabbitmq_nodes": derived["rabbitmq_nodes"],
         "galera_size": len(derived["nodes"]),
         "service_names": dict(derived["lookup"]["services"]),

@@ -144,7 +144,7 @@ def test_orchestration_without_pillar_says_what_to_do(renderers):
 # ------------------------------------------------------------ maintenance
 DRAIN_STEPS = [
     ("prereqos-drain-check-ctrl-2", "prereqos.maintenance.check", ["ctrl-1", "ctrl-2", "ctrl-3"]),
-    ("prereqos-drain-vips-ctrl-2", "prereqos.maintenance.vips", ["ctrl-2"]),
+    ("prereqos-drain-vips-ctrl-2", "prereqos.maintenance.vips", ["ctrl-1", "ctrl-2", "ctrl-3"]),
     ("prereqos-drain-haproxy-ctrl-2", "prereqos.maintenance.haproxy", ["ctrl-1", "ctrl-2", "ctrl-3"]),
     ("prereqos-drain-rabbitmq-ctrl-2", "prereqos.maintenance.rabbitmq", ["ctrl-2"]),
 ]
@@ -180,6 +180,11 @@ def test_drain_and_undrain_run_their_steps_in_order(renderers, variants, orchest
         )
         assert step_arg(high, step, "pillar") == expected, step
         previous = step
+
+
+def test_under_keepalived_only_the_drained_controller_releases_its_vips(renderers, variants):
+    high = renderers["master"].sls("orch.prereqos_drain", {**master_view(variants["keepalived"]), **NODE})
+    assert step_arg(high, "prereqos-drain-vips-ctrl-2", "tgt") == ["ctrl-2"]
 
 
 @pytest.mark.parametrize("orchestration", ["orch.prereqos_drain", "orch.prereqos_undrain"])

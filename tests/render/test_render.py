@@ -53,7 +53,11 @@ def pillar_of(sls: str, pillar: dict) -> dict:
 @pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize("sls", ALL_SLS)
 def test_every_sls_renders(renderers, variants, variant, sls):
-    high = renderers["ctrl-1"].sls(sls, pillar_of(sls, variants[variant]))
+    pillar = pillar_of(sls, variants[variant])
+    if sls == "prereqos.maintenance.vips":
+        # Under keepalived only the drained controller runs it: drain the renderer's own.
+        pillar = {**pillar, "prereqos_maintenance": {"node": "ctrl-1", "action": "drain"}}
+    high = renderers["ctrl-1"].sls(sls, pillar)
     assert high, f"{sls} rendered to nothing"
     text = json.dumps(high)
     for secret in secret_values(variants[variant]):
@@ -326,6 +330,32 @@ def test_a_drained_controllers_servers_are_disabled_in_haproxy_cfg(renderers, va
     assert code == 0 and "[WARNING]" not in output, output
     servers = [line.split() for line in config.splitlines() if line.strip().startswith("server ")]
     assert servers and all((words[1] == "ctrl-2") == (words[-1] == "disabled") for words in servers)
+
+
+@pytest.mark.parametrize(
+    ("variant", "action", "node", "states"),
+    [
+        ("example", "drain", "ctrl-1", ["prereqos-maintenance-vips", "prereqos-maintenance-orphaned-sessions"]),
+        ("example", "drain", "ctrl-2", ["prereqos-maintenance-orphaned-sessions"]),
+        ("example", "undrain", "ctrl-1", ["prereqos-maintenance-vips"]),
+        ("keepalived", "drain", "ctrl-1", ["prereqos-maintenance-vips"]),
+    ],
+)
+def test_the_vips_step_ends_orphaned_sessions_on_every_controller_under_pacemaker(
+    renderers, variants, variant, action, node, states
+):
+    """What ctrl-1 runs when ``node`` is drained: the drained controller releases its
+    VIPs; under pacemaker every controller (the orchestration targets them all) ends the
+    idle sessions from it once they left."""
+    pillar = {**variants[variant], "prereqos_maintenance": {"node": node, "action": action}}
+    high = renderers["ctrl-1"].sls("prereqos.maintenance.vips", pillar)
+    assert sorted(high) == sorted(states)
+    if "prereqos-maintenance-orphaned-sessions" in high:
+        sweep = state_args(high, "prereqos-maintenance-orphaned-sessions")
+        drained = next(n for n in variants[variant]["prereqos"]["controllers"] if n["id"] == node)
+        # The Galera network's address: haproxy connects to MariaDB from there.
+        assert (sweep["name"], sweep["hostname"], sweep["address"]) == (node, node, drained["addresses"]["srv"])
+        assert ("require" in sweep) == (node == "ctrl-1")
 
 
 def test_the_drain_step_drains_at_run_time_before_the_config_says_so(renderers, variants):

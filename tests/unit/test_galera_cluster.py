@@ -498,6 +498,16 @@ def test_sessions_from_a_node_are_ended(host: FakeHost, release: str) -> None:
     assert host.keys == [SESSIONS_SQL, *(f"KILL CONNECTION {session}" for session in ids)]
 
 
+@per_release("sessions-from.txt")
+def test_only_idle_sessions_from_a_node_are_ended_when_asked(host: FakeHost, release: str) -> None:
+    ids = RECORDED_SESSION_IDS[release]
+    idle_sql = galera.sessions_from_statement("172.31.252.12", "ctrl-2", idle=True)
+    host.answers[idle_sql] = result(rec("sessions-from.txt", release))
+    host.answers.update({f"KILL CONNECTION {session}": result() for session in ids})
+    assert gc.end_sessions_from("172.31.252.12", "ctrl-2", idle=True) == ids
+    assert host.keys[0] == idle_sql
+
+
 @per_release("sessions-from.txt", "client-error-kill-unknown.txt")
 def test_a_session_that_ended_meanwhile_is_left_out(host: FakeHost, release: str) -> None:
     first, *others = RECORDED_SESSION_IDS[release]

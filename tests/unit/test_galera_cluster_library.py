@@ -596,6 +596,8 @@ def test_sessions_from_a_node_match_its_address_and_name() -> None:
         "SELECT ID FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() AND "
         "(HOST LIKE '2001:db8::12:%' OR HOST LIKE '[2001:db8::12]:%' OR HOST LIKE 'ctrl-2:%') ORDER BY ID"
     )
+    idle = galera.sessions_from_statement("2001:db8::12", "ctrl-2", idle=True)
+    assert idle == statement.replace(" ORDER BY ID", " AND COMMAND = 'Sleep' ORDER BY ID")
     with pytest.raises(ValueError):
         galera.sessions_from_statement("ctrl-2'; DROP", "ctrl-2")
 

@@ -295,6 +295,22 @@ def test_standby_waits_until_the_node_runs_nothing(
     assert clock.sleeps == [2.0]
 
 
+@per_release("crm_mon-3-nodes.xml")
+def test_standby_of_given_resources_waits_for_those_only(
+    monkeypatch: pytest.MonkeyPatch, run: FakeRun, clock: Clock, release: str
+) -> None:
+    standby_salt(monkeypatch, run)
+    three = result(rec("crm_mon-3-nodes.xml", release))
+    # ctrl1 holds vip_srv and runs haproxy: it is waited for until vip_srv left, haproxy may still run
+    run.results = [three, three, result(), three, three, three]
+    ret = st.standby("ctrl1", enabled=True, timeout=1, resources=["vip_srv"], interval=0.5)
+    assert ret["result"] is False and ret["comment"] == "ctrl1 is in standby but still runs vip_srv after 1s"
+    assert clock.sleeps == [0.5, 0.5]
+    run.results = [three, three, result(), three]
+    ret = st.standby("ctrl2", enabled=True, timeout=1, resources=["vip_srv"])
+    assert ret["result"] is True and ret["comment"] == "ctrl2 is in standby and runs no vip_srv."
+
+
 @per_release("crm_mon-standby.xml")
 def test_standby_already_is_a_no_op_and_off_does_not_wait(
     monkeypatch: pytest.MonkeyPatch, run: FakeRun, release: str

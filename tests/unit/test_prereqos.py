@@ -432,6 +432,68 @@ def test_proxied_sessions_fail_with_the_clients_error(monkeypatch):
     assert ret["result"] is False and ret["comment"].startswith("MariaDB is not running") and ret["changes"] == {}
 
 
+class StandbyTimeline:
+    """What pacemaker runs on ctrl-2 at each poll while it goes into standby: its VIPs
+    leave first, its haproxy stops later; a session from it goes idle meanwhile."""
+
+    def __init__(self, *polls: list[str]) -> None:
+        self.polls, self.swept = list(polls), 0
+
+    def resources_on(self, node: str) -> list[str]:
+        assert node == "ctrl-2"
+        return self.polls.pop(0) if len(self.polls) > 1 else self.polls[0]
+
+    def end_sessions_from(self, address: str, hostname: str, idle: bool) -> list[int]:
+        assert (address, hostname, idle) == ("192.0.2.12", "ctrl-2", True)
+        self.swept += 1
+        return [198] if self.swept == 2 else []
+
+
+def test_orphaned_sessions_end_from_the_moment_the_vips_left_until_haproxy_stopped(monkeypatch):
+    vips = ["vip_api", "vip_srv"]
+    timeline = StandbyTimeline(
+        ["haproxy-clone", *vips], ["haproxy-clone", "vip_srv"], ["haproxy-clone"], ["haproxy-clone"], []
+    )
+    wire(
+        monkeypatch,
+        **{
+            "pacemaker_cluster.resources_on": timeline.resources_on,
+            "galera_cluster.end_sessions_from": timeline.end_sessions_from,
+        },
+    )
+    ret = prereqos_state.orphaned_sessions_ended("ctrl-2", "192.0.2.12", "ctrl-2", timeout=5, interval=0.01)
+    assert ret == {
+        "name": "ctrl-2",
+        "result": True,
+        "changes": {},
+        "comment": "ended the idle MariaDB sessions here that came from ctrl-2 after its VIPs left: 198",
+    }
+    # Nothing ended while a VIP was still there; one sweep per poll after, until haproxy stopped.
+    assert timeline.swept == 2
+
+
+def test_orphaned_sessions_say_what_they_would_do_under_test(monkeypatch):
+    wire(monkeypatch, True)
+    ret = prereqos_state.orphaned_sessions_ended("ctrl-2", "192.0.2.12", "ctrl-2")
+    assert ret["result"] is True and ret["changes"] == {}
+    assert ret["comment"].startswith("would end the idle MariaDB sessions here that come from ctrl-2")
+
+
+@pytest.mark.parametrize("stuck", [["vip_srv"], ["haproxy-clone"]])
+def test_orphaned_sessions_fail_when_the_standby_does_not_finish(monkeypatch, stuck):
+    timeline = StandbyTimeline(stuck)
+    wire(
+        monkeypatch,
+        **{
+            "pacemaker_cluster.resources_on": timeline.resources_on,
+            "galera_cluster.end_sessions_from": timeline.end_sessions_from,
+        },
+    )
+    ret = prereqos_state.orphaned_sessions_ended("ctrl-2", "192.0.2.12", "ctrl-2", timeout=0.05, interval=0.01)
+    assert ret["result"] is False and ret["comment"] == f"ctrl-2 is in standby but still runs {stuck[0]} after 0.05s"
+    assert (timeline.swept > 0) == (stuck == ["haproxy-clone"])
+
+
 @pytest.mark.parametrize("test", [True, False])
 def test_haproxy_server_drains_then_maintenance(monkeypatch, test):
     fake = FakeHaproxy()
@@ -533,11 +595,16 @@ def test_vips_released_with_pacemaker_is_standby(monkeypatch):
     monkeypatch.setattr(
         prereqos_state,
         "__states__",
-        {"pacemaker_cluster.standby": lambda name, enabled, timeout: calls.append((name, enabled)) or {"result": True}},
+        {
+            "pacemaker_cluster.standby": lambda name, enabled, timeout, resources, interval: (
+                calls.append((name, enabled, resources)) or {"result": True}
+            )
+        },
         raising=False,
     )
     assert prereqos_state.vips_released("ctrl-2", released=True)["result"] is True
-    assert calls == [("ctrl-2", True)]
+    # It waits for the VIPs only: orphaned_sessions_ended waits for haproxy's stop.
+    assert calls == [("ctrl-2", True, [f"vip_{network}" for network in FACTS["vips"]])]
 
 
 def health(problems: list[str] = (), notes: list[str] = ()) -> dict[str, Any]:
