@@ -94,7 +94,7 @@ test-live: images-all
 	$(PYTEST) tests/cluster -m "not maintenance"
 
 # Planned maintenance under load (the converge first). Not in `make test`
-# yet: under pacemaker a drain misses its write-gap bound about one time in three.
+# until it has passed here run after run.
 test-maintenance: images-all
 	$(PYTEST) tests/cluster -m "maintenance or not (failover or maintenance)"
 

@@ -159,7 +159,7 @@ def orphaned_sessions_ended(name: str, address: str, hostname: str, timeout: flo
     """Pacemaker: from the moment controller ``name`` (at ``address``, called ``hostname``),
     put in standby, holds no VIP until it runs no resource (its haproxy stopped, up to
     ``timeout`` seconds), no idle MariaDB session on this controller comes from it. Its
-    stopping haproxy keeps the sessions of clients the new VIP holder has reset: an open
+    stopping haproxy keeps the sessions whose clients the new VIP holder has reset: an open
     transaction of one would hold its locks until haproxy's hard-stop-after. A session
     running a statement is left to answer (through the transparent bind), then ends once
     idle. Traffic, not configuration: the comment says which ended, no changes."""

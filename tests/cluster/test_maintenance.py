@@ -5,10 +5,9 @@ drain while a controller is down, undrain a drain stopped half-way, restart ever
 controller in turn.
 
 Runs after test_failover.py on the same test bed, in this file's order, in
-``make test-maintenance`` and ``make test-all``; not in ``make test`` yet: under
-pacemaker the drain misses MAX_WRITE_GAP_S about one time in three (a transaction
-orphaned when the VIPs left keeps its locks until the stopping haproxy's
-hard-stop-after).
+``make test-maintenance`` and ``make test-all``; not in ``make test`` until they have
+passed there run after run (the last defect they found: under pacemaker, a transaction
+orphaned when the VIPs left kept its locks until the stopping haproxy's hard-stop-after).
 """
 
 from __future__ import annotations
