@@ -155,6 +155,11 @@ def proxied_sessions_ended(name: str, address: str, hostname: str) -> dict:
     return ret
 
 
+def _vip_resources(facts: dict) -> list[str]:
+    """The pacemaker resources that hold this cluster's VIPs."""
+    return [prereqos_settings.vip_resource(network) for network in facts["vips"]]
+
+
 def orphaned_sessions_ended(name: str, address: str, hostname: str, timeout: float = 60, interval: float = 0.2) -> dict:
     """Pacemaker: from the moment controller ``name`` (at ``address``, called ``hostname``),
     put in standby, holds no VIP until it runs no resource (its haproxy stopped, up to
@@ -182,7 +187,7 @@ def orphaned_sessions_ended(name: str, address: str, hostname: str, timeout: flo
         return runs()
 
     try:
-        vips = [prereqos_settings.vip_resource(network) for network in __salt__["prereqos.facts"]()["vips"]]
+        vips = _vip_resources(__salt__["prereqos.facts"]())
         stopped, running = prereqos_common.wait_until(lambda: runs(vips), timeout, interval)
         if stopped:
             stopped, running = prereqos_common.wait_until(sweep, timeout, interval)
@@ -275,7 +280,7 @@ def vips_released(name: str, released: bool, timeout: float = 60, interval: floa
         return ret
     if facts["vip_manager"] == "pacemaker":
         # Its VIPs only: orphaned_sessions_ended waits for the rest (haproxy's graceful stop).
-        vips = [prereqos_settings.vip_resource(network) for network in facts["vips"]]
+        vips = _vip_resources(facts)
         standby = __states__["pacemaker_cluster.standby"](
             hostname, released, timeout=int(timeout), resources=vips, interval=interval
         )
