@@ -135,7 +135,7 @@ def resources_on(node: str) -> list[str]:
 
         salt ctrl1 pacemaker_cluster.resources_on ctrl2
     """
-    return sorted(rsc for rsc, entry in status()["resources"].items() if node in entry["nodes"])
+    return prereqos_pacemaker.resources_on(status(), node)
 
 
 def standby(node: str, enabled: bool = True) -> bool:

@@ -10,12 +10,14 @@ from typing import Any
 
 import prereqos_common
 import prereqos_maintenance
+import prereqos_pacemaker
 import prereqos_settings
 from salt.exceptions import CommandExecutionError
 
 # A sync may have replaced a library since this process first imported it.
 prereqos_common = importlib.reload(prereqos_common)
 prereqos_maintenance = importlib.reload(prereqos_maintenance)
+prereqos_pacemaker = importlib.reload(prereqos_pacemaker)
 prereqos_settings = importlib.reload(prereqos_settings)
 
 __virtualname__ = "prereqos"
@@ -161,36 +163,50 @@ def _vip_resources(facts: dict) -> list[str]:
 
 
 def orphaned_sessions_ended(name: str, address: str, hostname: str, timeout: float = 60, interval: float = 0.2) -> dict:
-    """Pacemaker: from the moment controller ``name`` (at ``address``, called ``hostname``),
-    put in standby, holds no VIP until it runs no resource (its haproxy stopped, up to
-    ``timeout`` seconds), no idle MariaDB session on this controller comes from it. Its
-    stopping haproxy keeps the sessions whose clients the new VIP holder has reset: an open
-    transaction of one would hold its locks until haproxy's hard-stop-after. A session
-    running a statement is left to answer (through the transparent bind), then ends once
-    idle. Traffic, not configuration: the comment says which ended, no changes."""
+    """Pacemaker: from the moment the VIPs of controller ``name`` (at ``address``, called
+    ``hostname``), put in standby, are started on another controller until it runs no
+    resource (its haproxy stopped, up to ``timeout`` seconds), no idle MariaDB session on
+    this controller comes from it. Its stopping haproxy keeps the sessions of the clients
+    the VIPs left: an open transaction of one would hold its locks until haproxy's
+    hard-stop-after, and a client waiting for an answer would wait for its next TCP
+    retransmission to be reset by the new holder; ending the session closes its connection,
+    and the client reconnects to the new holder at once. Not before the VIPs arrived: a
+    client reconnecting while they move would lose its SYN (a second). A session running a
+    statement is left to answer (through the transparent bind), then ends once idle.
+    Traffic, not configuration: the comment says which ended, no changes."""
     ret = _ret(name)
     if __opts__["test"]:
         ret["comment"] = (
-            f"would end the idle MariaDB sessions here that come from {name} from the moment it holds no VIP "
-            "until it runs no resource"
+            f"would end the idle MariaDB sessions here that come from {name} from the moment its VIPs "
+            "started elsewhere until it runs no resource"
         )
         return ret
     ended: list[int] = []
 
-    def runs(only: list[str] | None = None) -> tuple[bool, list[str]]:
-        """Whether ``name`` runs none of ``only`` (None: no resource at all), and what it runs."""
-        running = __salt__["pacemaker_cluster.resources_on"](hostname)
-        return not [r for r in running if only is None or r in only], running
+    def arrived() -> tuple[bool, list[str]]:
+        """Whether the VIPs are started elsewhere, and what ``name`` still runs."""
+        current = __salt__["pacemaker_cluster.status"]()
+        return prereqos_pacemaker.started_elsewhere(current, vips, hostname), prereqos_pacemaker.resources_on(
+            current, hostname
+        )
 
-    def sweep() -> tuple[bool, list[str]]:
+    def swept() -> tuple[bool, list[str]]:
+        """End the idle sessions from ``name``; whether it runs no resource any more, and what it runs."""
         ended.extend(__salt__["galera_cluster.end_sessions_from"](address, hostname, idle=True))
-        return runs()
+        running = __salt__["pacemaker_cluster.resources_on"](hostname)
+        return not running, running
 
     try:
         vips = _vip_resources(__salt__["prereqos.facts"]())
-        stopped, running = prereqos_common.wait_until(lambda: runs(vips), timeout, interval)
-        if stopped:
-            stopped, running = prereqos_common.wait_until(sweep, timeout, interval)
+        moved, running = prereqos_common.wait_until(arrived, timeout, interval)
+        if not moved:
+            ret.update(
+                result=False,
+                comment=f"the VIPs of {name} ({', '.join(vips)}) are not started on another controller after "
+                f"{timeout}s; {name} runs {', '.join(running) or 'nothing'}",
+            )
+            return ret
+        stopped, running = prereqos_common.wait_until(swept, timeout, interval)
     except CommandExecutionError as exc:
         ret.update(result=False, comment=str(exc))
         return ret
@@ -198,9 +214,9 @@ def orphaned_sessions_ended(name: str, address: str, hostname: str, timeout: flo
         ret.update(result=False, comment=f"{name} is in standby but still runs {', '.join(running)} after {timeout}s")
         return ret
     ret["comment"] = (
-        f"ended the idle MariaDB sessions here that came from {name} after its VIPs left: {', '.join(map(str, ended))}"
+        f"ended the idle MariaDB sessions here that came from {name} after its VIPs moved: {', '.join(map(str, ended))}"
         if ended
-        else f"no idle MariaDB session here came from {name} after its VIPs left"
+        else f"no idle MariaDB session here came from {name} after its VIPs moved"
     )
     return ret
 

@@ -19,8 +19,8 @@ from tests.testbed.clients import (
     wait_until,
 )
 from tests.testbed.cluster import Cluster, Run
-from tests.testbed.harness import MASTER, TestbedError
-from tests.testbed.site import findable_parts
+from tests.testbed.harness import TestbedError
+from tests.testbed.leaks import secret_leaks
 
 pytestmark = pytest.mark.failover
 
@@ -31,14 +31,6 @@ SECRET_FILES = {
     "/root/admin-openrc": (0o600, "root:root"),
 }
 PACEMAKER_SECRET_FILES = {"/etc/corosync/authkey": (0o400, "root:root")}
-# Logs a secret must never reach, on every controller and on the master.
-LOGS = ("/var/log/salt/minion", "/var/log/salt/master")
-# Caches a secret must never reach: every job's arguments and returns on the
-# master; everything a minion keeps (files, modules, job data, mine).
-MASTER_JOB_CACHE = "/var/cache/salt/master/jobs"
-MINION_CACHE = "/var/cache/salt/minion"
-# Where the secrets' findable parts are written for grep (never on a command line).
-SEARCH_PATTERNS = "/root/.prereqos-secret-patterns"
 # Bad pillars replayed on the real master, one of each kind that does not depend
 # on pillar.example's addresses (the render tier checks every case of
 # tests/badpillars.py; each replay costs a run, ~5 s).
@@ -118,31 +110,9 @@ def test_every_secret_reaches_its_consumer_intact(cluster: Cluster) -> None:
 
 
 def test_no_secret_leaves_the_controllers_pillar(cluster: Cluster) -> None:
-    """No secret in any job argument, return, event, log line or process list, on the master or a
-    controller: searched in every orchestration's return, the master's job cache, every event its
-    bus carried during the orchestrations, the minions' caches, every journal and Salt log, and
-    the controllers' process lists sampled every 0.2 s during every run."""
-    parts = findable_parts(cluster.site)
-    assert len(parts) >= 10
-    places: dict[str, str] = {}
-    for name, run in cluster.runs.items():
-        places[f"orchestration return ({name})"] = run.raw
-        places[f"process list during the {name} run"] = run.processes
-    places["master event bus"] = cluster.bus_events()
-    caches = {MASTER: [MASTER_JOB_CACHE], **{node: [MINION_CACHE] for node in cluster.controllers}}
-    for node, folders in caches.items():
-        places[f"{node} journal"] = cluster.tb.exec(node, ["journalctl", "--no-pager", "-q"], timeout=120).stdout
-        for log in LOGS:
-            places[f"{node} {log}"] = cluster.tb.exec(node, ["cat", log]).stdout
-        cluster.tb.write_file(node, SEARCH_PATTERNS, "\n".join(parts) + "\n", mode=0o600)
-        found = cluster.tb.exec(node, ["grep", "-rlaF", "-f", SEARCH_PATTERNS, *folders], timeout=120)
-        cluster.tb.exec(node, ["rm", "-f", SEARCH_PATTERNS])
-        assert found.rc in (0, 1), found.stderr
-        places[f"{node} cache files holding a secret"] = found.stdout
-    assert any(run.processes for run in cluster.runs.values()), "no process list was captured"
-    assert "salt/job/" in places["master event bus"], "the event bus listener heard no job"
-    leaks = [f"{place}: secret part #{i}" for place, text in places.items() for i, p in enumerate(parts) if p in text]
-    leaks += [f"{place}: {line}" for place, text in places.items() if "cache files" in place for line in text.split()]
+    """No secret in any job argument, return, event, log line or process list, on the master
+    or a controller, after the converge and every orchestration since (see secret_leaks)."""
+    leaks = secret_leaks(cluster)
     assert not leaks, leaks
 
 

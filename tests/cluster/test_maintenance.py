@@ -2,12 +2,10 @@
 move still arrives; drain the controller that holds the VIPs and is the Galera
 writer, keep it drained across a re-run, refuse a second drain, undrain it, refuse a
 drain while a controller is down, undrain a drain stopped half-way, restart every
-controller in turn.
+controller in turn; none of it carried a secret.
 
-Runs after test_failover.py on the same test bed, in this file's order, in
-``make test-maintenance`` and ``make test-all``; not in ``make test`` until they have
-passed there run after run (the last defect they found: under pacemaker, a transaction
-orphaned when the VIPs left kept its locks until the stopping haproxy's hard-stop-after).
+Runs after test_failover.py on the same test bed, in this file's order (``make test``,
+``make test-maintenance``).
 """
 
 from __future__ import annotations
@@ -22,6 +20,7 @@ import pytest
 from tests.testbed import orchestration
 from tests.testbed.clients import connect_vip, probe_account, wait_until
 from tests.testbed.cluster import Cluster
+from tests.testbed.leaks import secret_leaks
 from tests.testbed.maintenance import (
     ClientFigures,
     drain_node,
@@ -216,3 +215,9 @@ def test_a_rolling_restart_goes_unnoticed(cluster: Cluster) -> None:
     assert_unnoticed(figures, vip_moves=len(cluster.site["networks"]) * len(cluster.controllers))
     rerun = cluster.converge()
     assert rerun.changed == {}, rerun.changed
+
+
+def test_no_secret_leaves_the_controllers_pillar_during_maintenance(cluster: Cluster) -> None:
+    """The drains, undrains and restarts above carried no secret either (see secret_leaks)."""
+    leaks = secret_leaks(cluster)
+    assert not leaks, leaks

@@ -96,6 +96,8 @@ class Cluster:
     pillar: dict[str, Any]
     #: orchestration runs by name: ``fresh-test`` (test=True on fresh controllers), ``cold``
     runs: dict[str, Run] = field(default_factory=dict)
+    #: every orchestration so far, named by its command, in order (searched for secrets)
+    history: list[tuple[str, Run]] = field(default_factory=list)
     #: whether haproxy was installed on each controller right after ``fresh-test``
     installed_after_prediction: dict[str, bool] = field(default_factory=dict)
 
@@ -141,6 +143,7 @@ class Cluster:
                 f"orchestration output unreadable ({exc}); stderr:\n{err[-3000:]}\n{self.diagnostics()}"
             ) from None
         run = Run(test=test, rc=rc, seconds=seconds, steps=steps, raw=out, processes=processes)
+        self.history.append((" ".join(argv[1:2] + argv[3:]), run))
         print(f"\n[{self.label}] {run.report()}", file=sys.stderr)
         return run
 

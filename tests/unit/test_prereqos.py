@@ -20,6 +20,7 @@ prereqos = load("_modules", "prereqos")
 prereqos_state = load("_states", "prereqos")
 settings_lib = library("prereqos_settings")
 maintenance = library("prereqos_maintenance")
+pacemaker_lib = library("prereqos_pacemaker")
 
 DEFAULTS = yaml.safe_load((ROOT / "formula/prereqos/defaults.yaml").read_text())
 OSMAP = yaml.safe_load((ROOT / "formula/prereqos/osfamilymap.yaml").read_text())["Debian"]
@@ -432,43 +433,68 @@ def test_proxied_sessions_fail_with_the_clients_error(monkeypatch):
     assert ret["result"] is False and ret["comment"].startswith("MariaDB is not running") and ret["changes"] == {}
 
 
-class StandbyTimeline:
-    """What pacemaker runs on ctrl-2 at each poll while it goes into standby: its VIPs
-    leave first, its haproxy stops later; a session from it goes idle meanwhile."""
+Placement = dict[str, "list[str] | tuple[str, list[str]]"]
 
-    def __init__(self, *polls: list[str]) -> None:
+
+class StandbyTimeline:
+    """Where pacemaker runs each resource at each poll while ctrl-2 goes into standby: its
+    VIPs leave, start elsewhere, its haproxy stops later; a session from it goes idle meanwhile.
+    A placement is the nodes a resource is started on, or (role, nodes)."""
+
+    def __init__(self, *polls: Placement) -> None:
         self.polls, self.swept = list(polls), 0
+
+    def status(self) -> dict:
+        poll = self.polls.pop(0) if len(self.polls) > 1 else self.polls[0]
+        resources = {}
+        for rsc, placement in poll.items():
+            started = "Started" if placement else "Stopped"
+            role, nodes = placement if isinstance(placement, tuple) else (started, placement)
+            resources[rsc] = {"agent": "", "role": role, "active": bool(nodes), "nodes": nodes}
+        return {"resources": resources}
 
     def resources_on(self, node: str) -> list[str]:
         assert node == "ctrl-2"
-        return self.polls.pop(0) if len(self.polls) > 1 else self.polls[0]
+        return pacemaker_lib.resources_on(self.status(), node)
 
     def end_sessions_from(self, address: str, hostname: str, idle: bool) -> list[int]:
         assert (address, hostname, idle) == ("192.0.2.12", "ctrl-2", True)
         self.swept += 1
         return [198] if self.swept == 2 else []
 
+    def wire(self, monkeypatch) -> None:
+        wire(
+            monkeypatch,
+            **{
+                "pacemaker_cluster.status": self.status,
+                "pacemaker_cluster.resources_on": self.resources_on,
+                "galera_cluster.end_sessions_from": self.end_sessions_from,
+            },
+        )
 
-def test_orphaned_sessions_end_from_the_moment_the_vips_left_until_haproxy_stopped(monkeypatch):
-    vips = ["vip_api", "vip_srv"]
+
+ALL = ["ctrl-1", "ctrl-2", "ctrl-3"]
+OTHERS = ["ctrl-1", "ctrl-3"]
+
+
+def test_orphaned_sessions_end_from_the_moment_the_vips_arrived_elsewhere_until_haproxy_stopped(monkeypatch):
     timeline = StandbyTimeline(
-        ["haproxy-clone", *vips], ["haproxy-clone", "vip_srv"], ["haproxy-clone"], ["haproxy-clone"], []
+        {"vip_api": ["ctrl-2"], "vip_srv": ["ctrl-2"], "haproxy-clone": ALL},
+        {"vip_api": [], "vip_srv": ["ctrl-2"], "haproxy-clone": ALL},
+        {"vip_api": ("Starting", ["ctrl-1"]), "vip_srv": [], "haproxy-clone": ALL},
+        {"vip_api": ["ctrl-1"], "vip_srv": ["ctrl-1"], "haproxy-clone": ALL},
+        {"vip_api": ["ctrl-1"], "vip_srv": ["ctrl-1"], "haproxy-clone": ALL},
+        {"vip_api": ["ctrl-1"], "vip_srv": ["ctrl-1"], "haproxy-clone": OTHERS},
     )
-    wire(
-        monkeypatch,
-        **{
-            "pacemaker_cluster.resources_on": timeline.resources_on,
-            "galera_cluster.end_sessions_from": timeline.end_sessions_from,
-        },
-    )
+    timeline.wire(monkeypatch)
     ret = prereqos_state.orphaned_sessions_ended("ctrl-2", "192.0.2.12", "ctrl-2", timeout=5, interval=0.01)
     assert ret == {
         "name": "ctrl-2",
         "result": True,
         "changes": {},
-        "comment": "ended the idle MariaDB sessions here that came from ctrl-2 after its VIPs left: 198",
+        "comment": "ended the idle MariaDB sessions here that came from ctrl-2 after its VIPs moved: 198",
     }
-    # Nothing ended while a VIP was still there; one sweep per poll after, until haproxy stopped.
+    # Nothing ended until both VIPs were started elsewhere; one sweep per poll after, until haproxy stopped.
     assert timeline.swept == 2
 
 
@@ -479,19 +505,22 @@ def test_orphaned_sessions_say_what_they_would_do_under_test(monkeypatch):
     assert ret["comment"].startswith("would end the idle MariaDB sessions here that come from ctrl-2")
 
 
-@pytest.mark.parametrize("stuck", [["vip_srv"], ["haproxy-clone"]])
-def test_orphaned_sessions_fail_when_the_standby_does_not_finish(monkeypatch, stuck):
-    timeline = StandbyTimeline(stuck)
-    wire(
-        monkeypatch,
-        **{
-            "pacemaker_cluster.resources_on": timeline.resources_on,
-            "galera_cluster.end_sessions_from": timeline.end_sessions_from,
-        },
-    )
+def test_orphaned_sessions_fail_when_the_vips_start_nowhere_else(monkeypatch):
+    timeline = StandbyTimeline({"vip_api": ["ctrl-1"], "vip_srv": [], "haproxy-clone": OTHERS})
+    timeline.wire(monkeypatch)
     ret = prereqos_state.orphaned_sessions_ended("ctrl-2", "192.0.2.12", "ctrl-2", timeout=0.05, interval=0.01)
-    assert ret["result"] is False and ret["comment"] == f"ctrl-2 is in standby but still runs {stuck[0]} after 0.05s"
-    assert (timeline.swept > 0) == (stuck == ["haproxy-clone"])
+    assert ret["result"] is False and timeline.swept == 0
+    assert ret["comment"] == (
+        "the VIPs of ctrl-2 (vip_api, vip_srv) are not started on another controller after 0.05s; ctrl-2 runs nothing"
+    )
+
+
+def test_orphaned_sessions_fail_when_haproxy_does_not_stop(monkeypatch):
+    timeline = StandbyTimeline({"vip_api": ["ctrl-1"], "vip_srv": ["ctrl-3"], "haproxy-clone": ALL})
+    timeline.wire(monkeypatch)
+    ret = prereqos_state.orphaned_sessions_ended("ctrl-2", "192.0.2.12", "ctrl-2", timeout=0.05, interval=0.01)
+    assert ret["result"] is False and timeline.swept > 0
+    assert ret["comment"] == "ctrl-2 is in standby but still runs haproxy-clone after 0.05s"
 
 
 @pytest.mark.parametrize("test", [True, False])
