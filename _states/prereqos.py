@@ -186,9 +186,8 @@ def orphaned_sessions_ended(name: str, address: str, hostname: str, timeout: flo
     def arrived() -> tuple[bool, list[str]]:
         """Whether the VIPs are started elsewhere, and what ``name`` still runs."""
         current = __salt__["pacemaker_cluster.status"]()
-        return prereqos_pacemaker.started_elsewhere(current, vips, hostname), prereqos_pacemaker.resources_on(
-            current, hostname
-        )
+        moved = prereqos_pacemaker.started_elsewhere(current, vips, hostname)
+        return moved, prereqos_pacemaker.resources_on(current, hostname)
 
     def swept() -> tuple[bool, list[str]]:
         """End the idle sessions from ``name``; whether it runs no resource any more, and what it runs."""
