@@ -166,8 +166,8 @@ def orphaned_sessions_ended(name: str, address: str, hostname: str, timeout: flo
     """Pacemaker: from the moment the VIPs of controller ``name`` (at ``address``, called
     ``hostname``), put in standby, are started on another controller until it runs no
     resource (its haproxy stopped, up to ``timeout`` seconds), no idle MariaDB session on
-    this controller comes from it. Its stopping haproxy keeps the sessions of the clients
-    the VIPs left: an open transaction of one would hold its locks until haproxy's
+    this controller comes from it. Its stopping haproxy keeps the MariaDB sessions whose
+    clients the VIPs left: an open transaction of one would hold its locks until haproxy's
     hard-stop-after, and a client waiting for an answer would wait for its next TCP
     retransmission to be reset by the new holder; ending the session closes its connection,
     and the client reconnects to the new holder at once. Not before the VIPs arrived: a
