@@ -94,7 +94,7 @@ test-live: images-all
 	$(PYTEST) tests/cluster -m "not maintenance"
 
 # Planned maintenance under load (the converge first). Not in `make test`
-# until it has passed there run after run.
+# until it has passed here run after run.
 test-maintenance: images-all
 	$(PYTEST) tests/cluster -m "maintenance or not (failover or maintenance)"
 
