@@ -250,6 +250,24 @@ def vips_held(path: str = prereqos_settings.FACTS_PATH) -> list[str]:
     return sorted(address for address in facts(path)["vips"].values() if address in held)
 
 
+def vip_holders(path: str = prereqos_settings.FACTS_PATH) -> dict[str, str | None]:
+    """``{network: controller}`` holding each VIP now (None: no controller answers for it),
+    as this node sees it: its own addresses, then ARP, which the new holder's gratuitous ARP
+    updates the moment keepalived moves a VIP.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ctrl-1 prereqos.vip_holders
+    """
+    site = facts(path)
+    local = {address for addresses in _local_addresses().values() for address in addresses}
+    probe = [address for address in prereqos_node.arp_probe_addresses(site["node"]) if address not in local]
+    arp = _arp_resolve(probe, wait=0.1)
+    return prereqos_node.vip_holders(site["node"], site["node"]["controllers"], local, arp)
+
+
 def haproxy_servers(server: str | None = None, path: str = prereqos_settings.FACTS_PATH) -> dict:
     """``{listener: {server: {"status", "sessions"}}}`` of this node's haproxy (runtime API);
     with ``server`` (a controller's host name), ``{listener: {"status", "sessions"}}`` of it.

@@ -163,61 +163,95 @@ def _vip_resources(facts: dict) -> list[str]:
 
 
 def orphaned_sessions_ended(name: str, address: str, hostname: str, timeout: float = 60, interval: float = 0.2) -> dict:
-    """Pacemaker: from the moment the VIPs of controller ``name`` (at ``address``, called
-    ``hostname``), put in standby, are started on another controller until it runs no
-    resource (its haproxy stopped, up to ``timeout`` seconds), no idle MariaDB session on
-    this controller comes from it. Its stopping haproxy keeps the MariaDB sessions whose
-    clients the VIPs left: an open transaction of one would hold its locks until haproxy's
-    hard-stop-after, and a client waiting for an answer would wait for its next TCP
-    retransmission to be reset by the new holder; ending the session closes its connection,
-    and the client reconnects to the new holder at once. Not before the VIPs arrived: a
-    client reconnecting while they move would lose its SYN (a second). A session running a
-    statement is left to answer (through the transparent bind), then ends once idle.
-    Traffic, not configuration: the comment says which ended, no changes."""
+    """From the moment the VIPs that controller ``name`` (at ``address``, called
+    ``hostname``) released for its drain are held by another controller, no idle MariaDB
+    session on this controller comes from it, until nothing its haproxy proxied is left
+    (pacemaker: it runs no resource, its haproxy stopped; keepalived: its haproxy keeps
+    running, until no session from it is left here), up to ``timeout`` seconds each.
+    Those sessions' clients lost them with the VIPs: an open transaction of one would hold
+    its locks, and a client waiting for an answer would wait for its next TCP retransmission
+    to be reset by the new holder; ending the session closes its connection, and the client
+    reconnects to the new holder at once. Not before the VIPs arrived: a client reconnecting
+    while they move would lose its SYN (a second). A session running a statement is left to
+    answer (through the transparent bind), then ends once idle. Traffic, not
+    configuration: the comment says which ended, no changes."""
     ret = _ret(name)
     if __opts__["test"]:
         ret["comment"] = (
             f"would end the idle MariaDB sessions here that come from {name} from the moment its VIPs "
-            "started elsewhere until it runs no resource"
+            "are held elsewhere until nothing it proxied is left"
         )
         return ret
     ended: list[int] = []
-
-    def arrived() -> tuple[bool, list[str]]:
-        """Whether the VIPs are started elsewhere, and what ``name`` still runs."""
-        current = __salt__["pacemaker_cluster.status"]()
-        moved = prereqos_pacemaker.started_elsewhere(current, vips, hostname)
-        return moved, prereqos_pacemaker.resources_on(current, hostname)
-
-    def swept() -> tuple[bool, list[str]]:
-        """End the idle sessions from ``name``; whether it runs no resource any more, and what it runs."""
-        ended.extend(__salt__["galera_cluster.end_sessions_from"](address, hostname, idle=True))
-        running = __salt__["pacemaker_cluster.resources_on"](hostname)
-        return not running, running
-
     try:
-        vips = _vip_resources(__salt__["prereqos.facts"]())
-        moved, running = prereqos_common.wait_until(arrived, timeout, interval)
+        facts = __salt__["prereqos.facts"]()
+        if facts["vip_manager"] == "pacemaker":
+            arrived, left = _pacemaker_orphans(name, hostname, _vip_resources(facts))
+        else:
+            arrived, left = _keepalived_orphans(name, address, hostname)
+        moved, detail = prereqos_common.wait_until(arrived, timeout, interval)
         if not moved:
-            ret.update(
-                result=False,
-                comment=f"the VIPs of {name} ({', '.join(vips)}) are not started on another controller after "
-                f"{timeout}s; {name} runs {', '.join(running) or 'nothing'}",
-            )
+            comment = f"the VIPs of {name} are not held by another controller after {timeout}s: {detail}"
+            ret.update(result=False, comment=comment)
             return ret
-        stopped, running = prereqos_common.wait_until(swept, timeout, interval)
+
+        def swept() -> tuple[bool, str]:
+            ended.extend(__salt__["galera_cluster.end_sessions_from"](address, hostname, idle=True))
+            return left()
+
+        done, detail = prereqos_common.wait_until(swept, timeout, interval)
     except CommandExecutionError as exc:
         ret.update(result=False, comment=str(exc))
         return ret
-    if not stopped:
-        ret.update(result=False, comment=f"{name} is in standby but still runs {', '.join(running)} after {timeout}s")
+    if not done and facts["vip_manager"] == "pacemaker":
+        ret.update(result=False, comment=f"{name} {detail} after {timeout}s")
         return ret
     ret["comment"] = (
         f"ended the idle MariaDB sessions here that came from {name} after its VIPs moved: {', '.join(map(str, ended))}"
         if ended
         else f"no idle MariaDB session here came from {name} after its VIPs moved"
-    )
+    ) + ("" if done else f"; after {timeout}s {detail}, left to the HAProxy step")
     return ret
+
+
+Probe = Callable[[], tuple[bool, str]]
+
+
+def _pacemaker_orphans(name: str, hostname: str, vips: list[str]) -> tuple[Probe, Probe]:
+    """Whether the VIP resources ``vips`` of ``name`` (in standby) are started on another
+    controller; whether it runs no resource any more (its haproxy, which proxied the orphans,
+    stopped)."""
+
+    def arrived() -> tuple[bool, str]:
+        current = __salt__["pacemaker_cluster.status"]()
+        running = prereqos_pacemaker.resources_on(current, hostname)
+        return prereqos_pacemaker.started_elsewhere(current, vips, hostname), (
+            f"{', '.join(vips)} not started elsewhere; {name} runs {', '.join(running) or 'nothing'}"
+        )
+
+    def left() -> tuple[bool, str]:
+        running = __salt__["pacemaker_cluster.resources_on"](hostname)
+        return not running, f"is in standby but still runs {', '.join(running)}"
+
+    return arrived, left
+
+
+def _keepalived_orphans(name: str, address: str, hostname: str) -> tuple[Probe, Probe]:
+    """Whether another controller holds every VIP (this node's addresses, then ARP); whether
+    no MariaDB session here comes from ``name`` any more (its haproxy keeps running; one
+    still running a statement after the timeout is cut by the HAProxy step)."""
+
+    def arrived() -> tuple[bool, str]:
+        holders = __salt__["prereqos.vip_holders"]()
+        waiting = {network: holder for network, holder in holders.items() if holder in (None, name)}
+        detail = ", ".join(f"{network} held by {holder or 'no controller'}" for network, holder in waiting.items())
+        return not waiting, detail
+
+    def left() -> tuple[bool, str]:
+        sessions = __salt__["galera_cluster.sessions_from"](address, hostname)
+        return not sessions, f"its sessions {', '.join(map(str, sessions))} still run statements"
+
+    return arrived, left
 
 
 def haproxy_server(name: str, drained: bool, timeout: float = 30, interval: float = 0.5) -> dict:

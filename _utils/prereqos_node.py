@@ -69,6 +69,23 @@ def arp_probe_addresses(expected: dict) -> list[str]:
     return [n["vip"] for n in networks] + [peer for n in networks for peer in n["peers"]]
 
 
+def vip_holders(node: dict, controllers: list[str], local: set[str], arp: dict[str, str]) -> dict[str, str | None]:
+    """{network: id of the controller holding its VIP, or None when none answers}, as this
+    node (``node``: the facts' node, whose peers are listed in the order of ``controllers``)
+    sees it: its own addresses first, then ARP (a peer holds the VIP when both answer with
+    the same MAC)."""
+    peers = [controller for controller in controllers if controller != node["id"]]
+    holders: dict[str, str | None] = {}
+    for name, network in node["networks"].items():
+        if network["vip"] in local:
+            holders[name] = node["id"]
+            continue
+        mac = arp.get(network["vip"])
+        owners = (peer for peer, address in zip(peers, network["peers"], strict=True) if arp.get(address) == mac)
+        holders[name] = next(owners, None) if mac else None
+    return holders
+
+
 def preflight_problems(
     expected: dict, hostname: str, addresses: dict[str, list[str]], arp: dict[str, str]
 ) -> list[str]:

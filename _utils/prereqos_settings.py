@@ -40,6 +40,8 @@ OPENRC_ENSURE = ("present", "absent")
 # corosync 3 (knet) accepts keys of 1024 bits up to 4096 bytes.
 COROSYNC_KEY_BYTES = (128, 4096)
 MIN_QUORUM_CONTROLLERS = 3
+# keepalived VRRP priorities 250, 240, ... 10, one per controller.
+MAX_KEEPALIVED_CONTROLLERS = 25
 # Ports MariaDB/Galera listen on themselves (client, SST, group communication, IST).
 GALERA_PORTS = (3306, 4444, 4567, 4568)
 # HAProxy keeps times in milliseconds in a signed 32-bit integer.
@@ -1112,6 +1114,12 @@ def validate(config: dict, raw: dict, reference: dict) -> list[str]:
             f"{len(ids)} controller(s); quorum needs {MIN_QUORUM_CONTROLLERS} "
             "(set allow_small_cluster: true to accept a cluster that cannot survive a failure)",
         )
+    if config.get("vip_manager") == "keepalived" and len(ids) > MAX_KEEPALIVED_CONTROLLERS:
+        errors.add(
+            "controllers",
+            f"{len(ids)} controllers; keepalived gives each its own VRRP priority, from 250 down by 10: "
+            f"at most {MAX_KEEPALIVED_CONTROLLERS} (use vip_manager: pacemaker for more)",
+        )
     bootstrap = config.get("bootstrap")
     if not bootstrap:
         errors.add("bootstrap", "missing; name the controller (minion id) that starts new clusters")
@@ -1261,8 +1269,10 @@ def derive(config: dict, minion_id: str | None, drained: list[str] | tuple[str, 
                 "hostname": node.get("hostname", node["id"]),
                 "addresses": node["addresses"],
                 "index": index,
-                # Earlier controllers are preferred VIP holders (keepalived priority).
-                "priority": 200 - 10 * index,
+                # Earlier controllers are preferred VIP holders (keepalived priority). Near
+                # the top: a backup takes over a released VIP after (256 - priority)/256
+                # advert intervals, before a waiting client's first TCP retransmission.
+                "priority": 260 - 10 * index,  # 250, 240, ... 10: MAX_KEEPALIVED_CONTROLLERS
             }
         )
     router_ids = router_ids_by_network(config["keepalived"], networks)

@@ -182,9 +182,12 @@ def test_drain_and_undrain_run_their_steps_in_order(renderers, variants, orchest
         previous = step
 
 
-def test_under_keepalived_only_the_drained_controller_releases_its_vips(renderers, variants):
-    high = renderers["master"].sls("orch.prereqos_drain", {**master_view(variants["keepalived"]), **NODE})
-    assert step_arg(high, "prereqos-drain-vips-ctrl-2", "tgt") == ["ctrl-2"]
+def test_under_keepalived_too_every_controller_runs_the_vips_step_of_a_drain(renderers, variants):
+    """Every controller ends the sessions the VIPs' move orphans; only the node claims them again."""
+    drain = renderers["master"].sls("orch.prereqos_drain", {**master_view(variants["keepalived"]), **NODE})
+    undrain = renderers["master"].sls("orch.prereqos_undrain", {**master_view(variants["keepalived"]), **NODE})
+    assert step_arg(drain, "prereqos-drain-vips-ctrl-2", "tgt") == ["ctrl-1", "ctrl-2", "ctrl-3"]
+    assert step_arg(undrain, "prereqos-undrain-vips-ctrl-2", "tgt") == ["ctrl-2"]
 
 
 @pytest.mark.parametrize("orchestration", ["orch.prereqos_drain", "orch.prereqos_undrain"])

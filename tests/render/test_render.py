@@ -338,15 +338,17 @@ def test_a_drained_controllers_servers_are_disabled_in_haproxy_cfg(renderers, va
         ("example", "drain", "ctrl-1", ["prereqos-maintenance-vips", "prereqos-maintenance-orphaned-sessions"]),
         ("example", "drain", "ctrl-2", ["prereqos-maintenance-orphaned-sessions"]),
         ("example", "undrain", "ctrl-1", ["prereqos-maintenance-vips"]),
-        ("keepalived", "drain", "ctrl-1", ["prereqos-maintenance-vips"]),
+        ("keepalived", "drain", "ctrl-1", ["prereqos-maintenance-vips", "prereqos-maintenance-orphaned-sessions"]),
+        ("keepalived", "drain", "ctrl-2", ["prereqos-maintenance-orphaned-sessions"]),
+        ("keepalived", "undrain", "ctrl-1", ["prereqos-maintenance-vips"]),
     ],
 )
-def test_the_vips_step_ends_orphaned_sessions_on_every_controller_under_pacemaker(
+def test_the_vips_step_of_a_drain_ends_orphaned_sessions_on_every_controller(
     renderers, variants, variant, action, node, states
 ):
     """What ctrl-1 runs when ``node`` is drained: the drained controller releases its
-    VIPs; under pacemaker every controller (the orchestration targets them all) ends the
-    idle sessions from it once they left."""
+    VIPs; every controller (the orchestration targets them all) ends the idle sessions
+    from it once another holds them."""
     pillar = {**variants[variant], "prereqos_maintenance": {"node": node, "action": action}}
     high = renderers["ctrl-1"].sls("prereqos.maintenance.vips", pillar)
     assert sorted(high) == sorted(states)

@@ -111,6 +111,7 @@ def test_the_module_keeps_only_operator_commands():
         "haproxy_servers",
         "haproxy_set_server",
         "vips_held",
+        "vip_holders",
     }
     for name in public:
         assert "CLI Example:" in getattr(prereqos, name).__doc__
@@ -208,6 +209,24 @@ def test_health_with_haproxy_down(minion, monkeypatch, tmp_path):
         "haproxy runtime API unreachable: [Errno 111] Connection refused",
         "haproxy: no Galera server is UP behind galera",
     ]
+
+
+def test_vip_holders_asks_arp_only_for_what_is_not_here(minion, monkeypatch, tmp_path):
+    """ctrl-1 holds the srv VIP; ctrl-3's MAC answers for the api VIP."""
+    asked: list[list[str]] = []
+
+    def arp(probe: list[str], wait: float) -> dict[str, str]:
+        asked.append(probe)
+        return {
+            "198.51.100.10": "02:00:00:00:00:03",
+            "198.51.100.12": "02:00:00:00:00:02",
+            "198.51.100.13": "02:00:00:00:00:03",
+        }
+
+    monkeypatch.setattr(prereqos, "_arp_resolve", arp)
+    holders = prereqos.vip_holders(write_facts(tmp_path, derived()["facts"]))
+    assert holders == {"api": "ctrl-3", "srv": "ctrl-1"}
+    assert asked == [["198.51.100.10", "198.51.100.12", "198.51.100.13", "192.0.2.12", "192.0.2.13"]]
 
 
 # ------------------------------------------------------------------ states
@@ -511,7 +530,8 @@ def test_orphaned_sessions_fail_when_the_vips_start_nowhere_else(monkeypatch):
     ret = prereqos_state.orphaned_sessions_ended("ctrl-2", "192.0.2.12", "ctrl-2", timeout=0.05, interval=0.01)
     assert ret["result"] is False and timeline.swept == 0
     assert ret["comment"] == (
-        "the VIPs of ctrl-2 (vip_api, vip_srv) are not started on another controller after 0.05s; ctrl-2 runs nothing"
+        "the VIPs of ctrl-2 are not held by another controller after 0.05s: vip_api, vip_srv not started "
+        "elsewhere; ctrl-2 runs nothing"
     )
 
 
@@ -521,6 +541,77 @@ def test_orphaned_sessions_fail_when_haproxy_does_not_stop(monkeypatch):
     ret = prereqos_state.orphaned_sessions_ended("ctrl-2", "192.0.2.12", "ctrl-2", timeout=0.05, interval=0.01)
     assert ret["result"] is False and timeline.swept > 0
     assert ret["comment"] == "ctrl-2 is in standby but still runs haproxy-clone after 0.05s"
+
+
+class KeepalivedTimeline:
+    """What ctrl-1 sees at each poll while keepalived moves ctrl-2's VIPs away (who holds each,
+    by its addresses and ARP), and the MariaDB sessions from ctrl-2 here: 198 idle, 205
+    running a statement that ends later."""
+
+    def __init__(self, *holders: dict[str, str | None], running: int = 2) -> None:
+        self.holders, self.running, self.swept = list(holders), running, 0
+
+    def vip_holders(self) -> dict[str, str | None]:
+        return self.holders.pop(0) if len(self.holders) > 1 else self.holders[0]
+
+    def end_sessions_from(self, address: str, hostname: str, idle: bool) -> list[int]:
+        assert (address, hostname, idle) == ("192.0.2.12", "ctrl-2", True)
+        self.swept += 1
+        return [198] if self.swept == 1 else [205] if self.swept == self.running + 1 else []
+
+    def sessions_from(self, address: str, hostname: str) -> list[int]:
+        return [205] if self.swept <= self.running else []
+
+    def wire(self, monkeypatch) -> None:
+        wire(
+            monkeypatch,
+            **{
+                "prereqos.facts": lambda: {**FACTS, "vip_manager": "keepalived"},
+                "prereqos.vip_holders": self.vip_holders,
+                "galera_cluster.end_sessions_from": self.end_sessions_from,
+                "galera_cluster.sessions_from": self.sessions_from,
+            },
+        )
+
+
+def test_keepalived_orphaned_sessions_end_once_another_controller_holds_the_vips(monkeypatch):
+    timeline = KeepalivedTimeline(
+        {"api": "ctrl-2", "srv": "ctrl-2"},
+        {"api": None, "srv": None},
+        {"api": "ctrl-3", "srv": None},
+        {"api": "ctrl-3", "srv": "ctrl-3"},
+    )
+    timeline.wire(monkeypatch)
+    ret = prereqos_state.orphaned_sessions_ended("ctrl-2", "192.0.2.12", "ctrl-2", timeout=5, interval=0.01)
+    assert ret == {
+        "name": "ctrl-2",
+        "result": True,
+        "changes": {},
+        "comment": "ended the idle MariaDB sessions here that came from ctrl-2 after its VIPs moved: 198, 205",
+    }
+    # Nothing ended before both VIPs were held elsewhere; then until no session from ctrl-2 was left.
+    assert timeline.holders == [{"api": "ctrl-3", "srv": "ctrl-3"}] and timeline.swept == 3
+
+
+def test_keepalived_orphaned_sessions_fail_when_no_other_controller_holds_the_vips(monkeypatch):
+    timeline = KeepalivedTimeline({"api": "ctrl-3", "srv": None})
+    timeline.wire(monkeypatch)
+    ret = prereqos_state.orphaned_sessions_ended("ctrl-2", "192.0.2.12", "ctrl-2", timeout=0.05, interval=0.01)
+    assert ret["result"] is False and timeline.swept == 0
+    assert ret["comment"] == (
+        "the VIPs of ctrl-2 are not held by another controller after 0.05s: srv held by no controller"
+    )
+
+
+def test_keepalived_orphaned_sessions_leave_a_long_statement_to_the_haproxy_step(monkeypatch):
+    timeline = KeepalivedTimeline({"api": "ctrl-1", "srv": "ctrl-1"}, running=10**6)
+    timeline.wire(monkeypatch)
+    ret = prereqos_state.orphaned_sessions_ended("ctrl-2", "192.0.2.12", "ctrl-2", timeout=0.05, interval=0.01)
+    assert ret["result"] is True and ret["changes"] == {}
+    assert ret["comment"] == (
+        "ended the idle MariaDB sessions here that came from ctrl-2 after its VIPs moved: 198; after 0.05s its "
+        "sessions 205 still run statements, left to the HAProxy step"
+    )
 
 
 @pytest.mark.parametrize("test", [True, False])

@@ -92,6 +92,28 @@ def test_small_cluster_needs_an_explicit_choice():
     assert problems(site) == []
 
 
+def test_keepalived_has_a_vrrp_priority_for_at_most_25_controllers():
+    site = example()
+    site["vip_manager"] = "keepalived"
+    base = site["controllers"][0]
+    site["controllers"] = [
+        {
+            **base,
+            "id": f"ctrl-{i}",
+            "hostname": f"ctrl-{i}",
+            "addresses": {net: f"{address.rsplit('.', 1)[0]}.{100 + i}" for net, address in base["addresses"].items()},
+        }
+        for i in range(1, 27)
+    ]
+    found = "\n".join(problems(site))
+    assert "prereqos:controllers: 26 controllers; keepalived gives each its own VRRP priority" in found
+    assert "at most 25 (use vip_manager: pacemaker for more)" in found
+    site["controllers"] = site["controllers"][:25]
+    assert problems(site) == []
+    priorities = [node["priority"] for node in settings(site)["nodes"]]
+    assert priorities[:3] == [250, 240, 230] and priorities[-1] == 10
+
+
 def test_fencing_enabled_needs_devices():
     site = example()
     site["pacemaker"]["stonith"] = {"enabled": True}

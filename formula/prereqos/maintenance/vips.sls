@@ -1,14 +1,13 @@
 {#- drain: this controller releases its VIPs and claims none (keepalived:
     its track file; pacemaker: standby), first, so that no VIP moves while
-    connections are cut. Pacemaker: every controller runs this step at once,
-    and from the moment the VIPs are started elsewhere until the drained
-    controller's haproxy stopped, ends the idle MariaDB sessions that come
-    from it (their clients lost them when the VIPs moved). undrain: it may
+    connections are cut. Every controller runs this step at once, and from the
+    moment another controller holds the VIPs until nothing the drained
+    controller's haproxy proxied is left, ends the idle MariaDB sessions that
+    come from it (their clients lost them when the VIPs moved). undrain: it may
     claim them again (they stay where they are: keepalived nopreempt,
     pacemaker resource-stickiness). #}
 {%- from "prereqos/maintenance/map.jinja" import prereqos, maintenance with context %}
 {%- set node = prereqos.nodes | selectattr("id", "equalto", maintenance.node) | first %}
-{%- set sweep = maintenance.action == "drain" and prereqos.vip_manager == "pacemaker" %}
 
 {%- if grains.id == maintenance.node %}
 
@@ -17,7 +16,7 @@ prereqos-maintenance-vips:
     - name: {{ maintenance.node }}
     - released: {{ maintenance.action == "drain" }}
 {%- endif %}
-{%- if sweep %}
+{%- if maintenance.action == "drain" %}
 
 prereqos-maintenance-orphaned-sessions:
   prereqos.orphaned_sessions_ended:
