@@ -265,7 +265,7 @@ def vip_holders(path: str = prereqos_settings.FACTS_PATH) -> dict[str, str | Non
     local = {address for addresses in _local_addresses().values() for address in addresses}
     probe = [address for address in prereqos_node.arp_probe_addresses(site["node"]) if address not in local]
     arp = _arp_resolve(probe, wait=0.1)
-    return prereqos_node.vip_holders(site["node"], site["node"]["controllers"], local, arp)
+    return prereqos_node.vip_holders(site["node"], local, arp)
 
 
 def haproxy_servers(server: str | None = None, path: str = prereqos_settings.FACTS_PATH) -> dict:

@@ -69,12 +69,12 @@ def arp_probe_addresses(expected: dict) -> list[str]:
     return [n["vip"] for n in networks] + [peer for n in networks for peer in n["peers"]]
 
 
-def vip_holders(node: dict, controllers: list[str], local: set[str], arp: dict[str, str]) -> dict[str, str | None]:
+def vip_holders(node: dict, local: set[str], arp: dict[str, str]) -> dict[str, str | None]:
     """{network: id of the controller holding its VIP, or None when none answers}, as this
-    node (``node``: the facts' node, whose peers are listed in the order of ``controllers``)
-    sees it: its own addresses first, then ARP (a peer holds the VIP when both answer with
-    the same MAC)."""
-    peers = [controller for controller in controllers if controller != node["id"]]
+    node (``node``: the facts' node, its peers listed in the order of its controllers) sees
+    it: its own addresses first, then ARP (a peer holds the VIP when both answer with the
+    same MAC)."""
+    peers = [controller for controller in node["controllers"] if controller != node["id"]]
     holders: dict[str, str | None] = {}
     for name, network in node["networks"].items():
         if network["vip"] in local:

@@ -95,18 +95,15 @@ def test_arp_probes_every_vip_then_every_peer():
     ]
 
 
-CONTROLLERS = ["ctrl-1", "ctrl-2", "ctrl-3"]
-
-
 def test_vip_holders_local_vip_is_held_here():
     local = {"192.0.2.11", "192.0.2.10", "198.51.100.11", "198.51.100.10"}
-    assert node.vip_holders(expectation(), CONTROLLERS, local, {}) == {"api": "ctrl-1", "srv": "ctrl-1"}
+    assert node.vip_holders(expectation(), local, {}) == {"api": "ctrl-1", "srv": "ctrl-1"}
 
 
 def test_vip_holders_name_the_peer_whose_mac_answers_for_the_vip():
     # ctrl-3's MAC answers for the srv VIP (its gratuitous ARP); nobody answers for the api VIP yet.
     arp = {"192.0.2.10": "02:00:00:00:00:03", "192.0.2.12": "02:00:00:00:00:02", "192.0.2.13": "02:00:00:00:00:03"}
-    assert node.vip_holders(expectation(), CONTROLLERS, {"192.0.2.11", "198.51.100.11"}, arp) == {
+    assert node.vip_holders(expectation(), {"192.0.2.11", "198.51.100.11"}, arp) == {
         "api": None,
         "srv": "ctrl-3",
     }
@@ -114,7 +111,7 @@ def test_vip_holders_name_the_peer_whose_mac_answers_for_the_vip():
 
 def test_vip_holders_a_stranger_holds_nothing_we_know():
     arp = {"192.0.2.10": "02:00:00:00:00:99", "192.0.2.12": "02:00:00:00:00:02"}
-    assert node.vip_holders(expectation("ctrl-2"), CONTROLLERS, {"192.0.2.12"}, arp)["srv"] is None
+    assert node.vip_holders(expectation("ctrl-2"), {"192.0.2.12"}, arp)["srv"] is None
 
 
 def test_preflight_passes_on_a_matching_node():
