@@ -7,8 +7,8 @@ master); the operator then moves the pillar's secrets to the controllers only
 ``orch.prereqos``. That first run adds only what this release brings (the
 node's facts file; in galera.cnf the ``datadir`` line, same value as MariaDB's
 default, and flow control for one writer, both read at the next restart;
-keepalived's track file of planned maintenance, and haproxy's transparent
-binds and hard-stop-after, both reloaded; haproxy's graceful stop, a systemd
+keepalived's track file of planned maintenance and its VRRP priorities near the
+top, and haproxy's transparent binds and hard-stop-after, both reloaded; haproxy's graceful stop, a systemd
 drop-in) and restarts nothing; the next one changes nothing.
 
 Runs in ``make test-upgrade`` and ``make test-all`` (not in ``make test``): it needs
@@ -69,8 +69,9 @@ CHANGED_LINES = {
             "    init_file 0",
             "    track_file {",
             "        prereqos_drained",
+            "    priority ",
         ),
-        (),
+        ("    priority ",),
     ),
     # every bind becomes transparent (answers still sent after a VIP moved);
     # a stop or reload ends the sessions left after hard-stop-after
