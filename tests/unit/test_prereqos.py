@@ -492,6 +492,17 @@ class StandbyTimeline:
         )
 
 
+def end_orphans(timeout: float = 5) -> dict:
+    """orphaned_sessions_ended of a drain of ctrl-2, polling every 10 ms."""
+    return prereqos_state.orphaned_sessions_ended("ctrl-2", "192.0.2.12", "ctrl-2", timeout=timeout, interval=0.01)
+
+
+def ended_orphans(ids: str) -> dict:
+    """Its return once it ended the sessions ``ids``."""
+    comment = f"ended the idle MariaDB sessions here that came from ctrl-2 after its VIPs moved: {ids}"
+    return {"name": "ctrl-2", "result": True, "changes": {}, "comment": comment}
+
+
 ALL = ["ctrl-1", "ctrl-2", "ctrl-3"]
 OTHERS = ["ctrl-1", "ctrl-3"]
 
@@ -506,13 +517,8 @@ def test_orphaned_sessions_end_from_the_moment_the_vips_arrived_elsewhere_until_
         {"vip_api": ["ctrl-1"], "vip_srv": ["ctrl-1"], "haproxy-clone": OTHERS},
     )
     timeline.wire(monkeypatch)
-    ret = prereqos_state.orphaned_sessions_ended("ctrl-2", "192.0.2.12", "ctrl-2", timeout=5, interval=0.01)
-    assert ret == {
-        "name": "ctrl-2",
-        "result": True,
-        "changes": {},
-        "comment": "ended the idle MariaDB sessions here that came from ctrl-2 after its VIPs moved: 198",
-    }
+    ret = end_orphans()
+    assert ret == ended_orphans("198")
     # Nothing ended until both VIPs were started elsewhere; one sweep per poll after, until haproxy stopped.
     assert timeline.swept == 2
 
@@ -527,7 +533,7 @@ def test_orphaned_sessions_say_what_they_would_do_under_test(monkeypatch):
 def test_orphaned_sessions_fail_when_the_vips_start_nowhere_else(monkeypatch):
     timeline = StandbyTimeline({"vip_api": ["ctrl-1"], "vip_srv": [], "haproxy-clone": OTHERS})
     timeline.wire(monkeypatch)
-    ret = prereqos_state.orphaned_sessions_ended("ctrl-2", "192.0.2.12", "ctrl-2", timeout=0.05, interval=0.01)
+    ret = end_orphans(timeout=0.05)
     assert ret["result"] is False and timeline.swept == 0
     assert ret["comment"] == (
         "the VIPs of ctrl-2 are not held by another controller after 0.05s: vip_api, vip_srv not started "
@@ -538,7 +544,7 @@ def test_orphaned_sessions_fail_when_the_vips_start_nowhere_else(monkeypatch):
 def test_orphaned_sessions_fail_when_haproxy_does_not_stop(monkeypatch):
     timeline = StandbyTimeline({"vip_api": ["ctrl-1"], "vip_srv": ["ctrl-3"], "haproxy-clone": ALL})
     timeline.wire(monkeypatch)
-    ret = prereqos_state.orphaned_sessions_ended("ctrl-2", "192.0.2.12", "ctrl-2", timeout=0.05, interval=0.01)
+    ret = end_orphans(timeout=0.05)
     assert ret["result"] is False and timeline.swept > 0
     assert ret["comment"] == "ctrl-2 is in standby but still runs haproxy-clone after 0.05s"
 
@@ -582,13 +588,8 @@ def test_keepalived_orphaned_sessions_end_once_another_controller_holds_the_vips
         {"api": "ctrl-3", "srv": "ctrl-3"},
     )
     timeline.wire(monkeypatch)
-    ret = prereqos_state.orphaned_sessions_ended("ctrl-2", "192.0.2.12", "ctrl-2", timeout=5, interval=0.01)
-    assert ret == {
-        "name": "ctrl-2",
-        "result": True,
-        "changes": {},
-        "comment": "ended the idle MariaDB sessions here that came from ctrl-2 after its VIPs moved: 198, 205",
-    }
+    ret = end_orphans()
+    assert ret == ended_orphans("198, 205")
     # Nothing ended before both VIPs were held elsewhere; then until no session from ctrl-2 was left.
     assert timeline.holders == [{"api": "ctrl-3", "srv": "ctrl-3"}] and timeline.swept == 3
 
@@ -596,7 +597,7 @@ def test_keepalived_orphaned_sessions_end_once_another_controller_holds_the_vips
 def test_keepalived_orphaned_sessions_fail_when_no_other_controller_holds_the_vips(monkeypatch):
     timeline = KeepalivedTimeline({"api": "ctrl-3", "srv": None})
     timeline.wire(monkeypatch)
-    ret = prereqos_state.orphaned_sessions_ended("ctrl-2", "192.0.2.12", "ctrl-2", timeout=0.05, interval=0.01)
+    ret = end_orphans(timeout=0.05)
     assert ret["result"] is False and timeline.swept == 0
     assert ret["comment"] == (
         "the VIPs of ctrl-2 are not held by another controller after 0.05s: srv held by no controller"
@@ -606,7 +607,7 @@ def test_keepalived_orphaned_sessions_fail_when_no_other_controller_holds_the_vi
 def test_keepalived_orphaned_sessions_leave_a_long_statement_to_the_haproxy_step(monkeypatch):
     timeline = KeepalivedTimeline({"api": "ctrl-1", "srv": "ctrl-1"}, running=10**6)
     timeline.wire(monkeypatch)
-    ret = prereqos_state.orphaned_sessions_ended("ctrl-2", "192.0.2.12", "ctrl-2", timeout=0.05, interval=0.01)
+    ret = end_orphans(timeout=0.05)
     assert ret["result"] is True and ret["changes"] == {}
     assert ret["comment"] == (
         "ended the idle MariaDB sessions here that came from ctrl-2 after its VIPs moved: 198; after 0.05s its "
