@@ -10,14 +10,12 @@ from typing import Any
 
 import prereqos_common
 import prereqos_maintenance
-import prereqos_pacemaker
 import prereqos_settings
 from salt.exceptions import CommandExecutionError
 
 # A sync may have replaced a library since this process first imported it.
 prereqos_common = importlib.reload(prereqos_common)
 prereqos_maintenance = importlib.reload(prereqos_maintenance)
-prereqos_pacemaker = importlib.reload(prereqos_pacemaker)
 prereqos_settings = importlib.reload(prereqos_settings)
 
 __virtualname__ = "prereqos"
@@ -162,19 +160,20 @@ def _vip_resources(facts: dict) -> list[str]:
     return [prereqos_settings.vip_resource(network) for network in facts["vips"]]
 
 
-def orphaned_sessions_ended(name: str, address: str, hostname: str, timeout: float = 60, interval: float = 0.2) -> dict:
+def orphaned_sessions_ended(name: str, address: str, hostname: str, timeout: float = 60, interval: float = 0.1) -> dict:
     """From the moment the VIPs that controller ``name`` (at ``address``, called
-    ``hostname``) released for its drain are held by another controller, no idle MariaDB
-    session on this controller comes from it, until nothing its haproxy proxied is left
-    (pacemaker: it runs no resource, its haproxy stopped; keepalived: its haproxy keeps
-    running, until no session from it is left here), up to ``timeout`` seconds each.
-    Those sessions' clients lost them with the VIPs: an open transaction of one would hold
-    its locks, and a client waiting for an answer would wait for its next TCP retransmission
-    to be reset by the new holder; ending the session closes its connection, and the client
-    reconnects to the new holder at once. Not before the VIPs arrived: a client reconnecting
-    while they move would lose its SYN (a second). A session running a statement is left to
-    answer (through the transparent bind), then ends once idle. Traffic, not
-    configuration: the comment says which ended, no changes."""
+    ``hostname``) released for its drain are held by another controller (this node's own
+    addresses, then the new holder's gratuitous ARP: the earliest moment a client can
+    reach it), no idle MariaDB session on this controller comes from it, until nothing its
+    haproxy proxied is left (pacemaker: it runs no resource, its haproxy stopped;
+    keepalived: its haproxy keeps running, until no session from it is left here), up to
+    ``timeout`` seconds each. Those sessions' clients lost them with the VIPs: an open
+    transaction of one would hold its locks, and a client waiting for an answer would wait
+    for its next TCP retransmission to be reset by the new holder; ending the session
+    closes its connection, and the client reconnects to the new holder at once. Not before
+    the VIPs arrived: a client reconnecting while they move would lose its SYN (a second).
+    A session running a statement is left to answer (through the transparent bind), then
+    ends once idle. Traffic, not configuration: the comment says which ended, no changes."""
     ret = _ret(name)
     if __opts__["test"]:
         ret["comment"] = (
@@ -183,12 +182,15 @@ def orphaned_sessions_ended(name: str, address: str, hostname: str, timeout: flo
         )
         return ret
     ended: list[int] = []
+
+    def arrived() -> tuple[bool, str]:
+        holders = __salt__["prereqos.vip_holders"]()
+        waiting = {network: holder for network, holder in holders.items() if holder in (None, name)}
+        return not waiting, ", ".join(f"{net} held by {holder or 'no controller'}" for net, holder in waiting.items())
+
     try:
-        facts = __salt__["prereqos.facts"]()
-        if facts["vip_manager"] == "pacemaker":
-            arrived, left = _pacemaker_orphans(name, hostname, _vip_resources(facts))
-        else:
-            arrived, left = _keepalived_orphans(name, address, hostname)
+        pacemaker = __salt__["prereqos.facts"]()["vip_manager"] == "pacemaker"
+        left = _standby_left(hostname) if pacemaker else _sessions_left(address, hostname)
         moved, detail = prereqos_common.wait_until(arrived, timeout, interval)
         if not moved:
             comment = f"the VIPs of {name} are not held by another controller after {timeout}s: {detail}"
@@ -203,7 +205,7 @@ def orphaned_sessions_ended(name: str, address: str, hostname: str, timeout: flo
     except CommandExecutionError as exc:
         ret.update(result=False, comment=str(exc))
         return ret
-    if not done and facts["vip_manager"] == "pacemaker":
+    if not done and pacemaker:
         ret.update(result=False, comment=f"{name} {detail} after {timeout}s")
         return ret
     ret["comment"] = (
@@ -217,41 +219,27 @@ def orphaned_sessions_ended(name: str, address: str, hostname: str, timeout: flo
 Probe = Callable[[], tuple[bool, str]]
 
 
-def _pacemaker_orphans(name: str, hostname: str, vips: list[str]) -> tuple[Probe, Probe]:
-    """Whether the VIP resources ``vips`` of ``name`` (in standby) are started on another
-    controller; whether it runs no resource any more (its haproxy, which proxied the orphans,
-    stopped)."""
-
-    def arrived() -> tuple[bool, str]:
-        current = __salt__["pacemaker_cluster.status"]()
-        running = prereqos_pacemaker.resources_on(current, hostname)
-        return prereqos_pacemaker.started_elsewhere(current, vips, hostname), (
-            f"{', '.join(vips)} not started elsewhere; {name} runs {', '.join(running) or 'nothing'}"
-        )
+def _standby_left(hostname: str) -> Probe:
+    """Pacemaker: whether ``hostname``, in standby, runs no resource any more (its haproxy,
+    which proxied the orphans, stopped)."""
 
     def left() -> tuple[bool, str]:
         running = __salt__["pacemaker_cluster.resources_on"](hostname)
         return not running, f"is in standby but still runs {', '.join(running)}"
 
-    return arrived, left
+    return left
 
 
-def _keepalived_orphans(name: str, address: str, hostname: str) -> tuple[Probe, Probe]:
-    """Whether another controller holds every VIP (this node's addresses, then ARP); whether
-    no MariaDB session here comes from ``name`` any more (its haproxy keeps running; one
-    still running a statement after the timeout is cut by the HAProxy step)."""
-
-    def arrived() -> tuple[bool, str]:
-        holders = __salt__["prereqos.vip_holders"]()
-        waiting = {network: holder for network, holder in holders.items() if holder in (None, name)}
-        detail = ", ".join(f"{network} held by {holder or 'no controller'}" for network, holder in waiting.items())
-        return not waiting, detail
+def _sessions_left(address: str, hostname: str) -> Probe:
+    """Keepalived: whether no MariaDB session here comes from the drained controller any
+    more (its haproxy keeps running; one still running a statement after the timeout is cut
+    by the HAProxy step)."""
 
     def left() -> tuple[bool, str]:
         sessions = __salt__["galera_cluster.sessions_from"](address, hostname)
         return not sessions, f"its sessions {', '.join(map(str, sessions))} still run statements"
 
-    return arrived, left
+    return left
 
 
 def haproxy_server(name: str, drained: bool, timeout: float = 30, interval: float = 0.5) -> dict:

@@ -188,19 +188,6 @@ def resources_on(current: dict[str, Any], node: str) -> list[str]:
     return sorted(rsc for rsc, entry in current["resources"].items() if node in entry["nodes"])
 
 
-def started_elsewhere(current: dict[str, Any], resources: list[str], node: str) -> bool:
-    """Whether each of ``resources`` is started (not starting) on nodes other than ``node``
-    in ``current``: a VIP that left ``node`` has arrived, and its new holder answers for it."""
-    entries = current["resources"]
-    return all(
-        rsc in entries
-        and entries[rsc]["role"] == "Started"
-        and entries[rsc]["nodes"]
-        and node not in entries[rsc]["nodes"]
-        for rsc in resources
-    )
-
-
 def health_report(
     current: dict[str, Any], expected_nodes: list[str] | None = None, resources: list[str] | None = None
 ) -> dict[str, Any]:

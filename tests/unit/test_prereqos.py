@@ -20,7 +20,6 @@ prereqos = load("_modules", "prereqos")
 prereqos_state = load("_states", "prereqos")
 settings_lib = library("prereqos_settings")
 maintenance = library("prereqos_maintenance")
-pacemaker_lib = library("prereqos_pacemaker")
 
 DEFAULTS = yaml.safe_load((ROOT / "formula/prereqos/defaults.yaml").read_text())
 OSMAP = yaml.safe_load((ROOT / "formula/prereqos/osfamilymap.yaml").read_text())["Debian"]
@@ -452,42 +451,46 @@ def test_proxied_sessions_fail_with_the_clients_error(monkeypatch):
     assert ret["result"] is False and ret["comment"].startswith("MariaDB is not running") and ret["changes"] == {}
 
 
-Placement = dict[str, "list[str] | tuple[str, list[str]]"]
+class DrainTimeline:
+    """What ctrl-1 sees at each poll while ctrl-2's VIPs move away: who holds each VIP (by
+    its addresses and ARP); with pacemaker, what ctrl-2 in standby still runs (its haproxy
+    stops later); the MariaDB sessions from ctrl-2 here: 198 idle, 205 running a statement
+    that ends after ``running`` sweeps."""
 
+    def __init__(
+        self,
+        manager: str,
+        *holders: dict[str, str | None],
+        standby: list[list[str]] | None = None,
+        running: int = 2,
+    ) -> None:
+        self.manager, self.holders, self.running, self.swept = manager, list(holders), running, 0
+        self.standby = standby or [[]]
 
-class StandbyTimeline:
-    """Where pacemaker runs each resource at each poll while ctrl-2 goes into standby: its
-    VIPs leave, start elsewhere, its haproxy stops later; a session from it goes idle meanwhile.
-    A placement is the nodes a resource is started on, or (role, nodes)."""
-
-    def __init__(self, *polls: Placement) -> None:
-        self.polls, self.swept = list(polls), 0
-
-    def status(self) -> dict:
-        poll = self.polls.pop(0) if len(self.polls) > 1 else self.polls[0]
-        resources = {}
-        for rsc, placement in poll.items():
-            started = "Started" if placement else "Stopped"
-            role, nodes = placement if isinstance(placement, tuple) else (started, placement)
-            resources[rsc] = {"agent": "", "role": role, "active": bool(nodes), "nodes": nodes}
-        return {"resources": resources}
+    def vip_holders(self) -> dict[str, str | None]:
+        return self.holders.pop(0) if len(self.holders) > 1 else self.holders[0]
 
     def resources_on(self, node: str) -> list[str]:
         assert node == "ctrl-2"
-        return pacemaker_lib.resources_on(self.status(), node)
+        return self.standby.pop(0) if len(self.standby) > 1 else self.standby[0]
 
     def end_sessions_from(self, address: str, hostname: str, idle: bool) -> list[int]:
         assert (address, hostname, idle) == ("192.0.2.12", "ctrl-2", True)
         self.swept += 1
-        return [198] if self.swept == 2 else []
+        return [198] if self.swept == 1 else [205] if self.swept == self.running + 1 else []
+
+    def sessions_from(self, address: str, hostname: str) -> list[int]:
+        return [205] if self.swept <= self.running else []
 
     def wire(self, monkeypatch) -> None:
         wire(
             monkeypatch,
             **{
-                "pacemaker_cluster.status": self.status,
+                "prereqos.facts": lambda: {**FACTS, "vip_manager": self.manager},
+                "prereqos.vip_holders": self.vip_holders,
                 "pacemaker_cluster.resources_on": self.resources_on,
                 "galera_cluster.end_sessions_from": self.end_sessions_from,
+                "galera_cluster.sessions_from": self.sessions_from,
             },
         )
 
@@ -503,24 +506,29 @@ def ended_orphans(ids: str) -> dict:
     return {"name": "ctrl-2", "result": True, "changes": {}, "comment": comment}
 
 
-ALL = ["ctrl-1", "ctrl-2", "ctrl-3"]
-OTHERS = ["ctrl-1", "ctrl-3"]
+MOVING = (
+    {"api": "ctrl-2", "srv": "ctrl-2"},
+    {"api": None, "srv": None},
+    {"api": "ctrl-3", "srv": None},
+    {"api": "ctrl-3", "srv": "ctrl-3"},
+)
 
 
-def test_orphaned_sessions_end_from_the_moment_the_vips_arrived_elsewhere_until_haproxy_stopped(monkeypatch):
-    timeline = StandbyTimeline(
-        {"vip_api": ["ctrl-2"], "vip_srv": ["ctrl-2"], "haproxy-clone": ALL},
-        {"vip_api": [], "vip_srv": ["ctrl-2"], "haproxy-clone": ALL},
-        {"vip_api": ("Starting", ["ctrl-1"]), "vip_srv": [], "haproxy-clone": ALL},
-        {"vip_api": ["ctrl-1"], "vip_srv": ["ctrl-1"], "haproxy-clone": ALL},
-        {"vip_api": ["ctrl-1"], "vip_srv": ["ctrl-1"], "haproxy-clone": ALL},
-        {"vip_api": ["ctrl-1"], "vip_srv": ["ctrl-1"], "haproxy-clone": OTHERS},
-    )
+def test_pacemaker_orphaned_sessions_end_once_another_controller_holds_the_vips_until_haproxy_stopped(monkeypatch):
+    timeline = DrainTimeline("pacemaker", *MOVING, standby=[["haproxy-clone"]] * 3 + [[]], running=10**6)
     timeline.wire(monkeypatch)
-    ret = end_orphans()
-    assert ret == ended_orphans("198")
-    # Nothing ended until both VIPs were started elsewhere; one sweep per poll after, until haproxy stopped.
-    assert timeline.swept == 2
+    assert end_orphans() == ended_orphans("198")
+    # Nothing ended before both VIPs were held elsewhere; one sweep per poll after, until haproxy stopped
+    # (the session still running a statement then is gone with it).
+    assert timeline.holders == [MOVING[-1]] and timeline.swept == 4
+
+
+def test_keepalived_orphaned_sessions_end_once_another_controller_holds_the_vips(monkeypatch):
+    timeline = DrainTimeline("keepalived", *MOVING)
+    timeline.wire(monkeypatch)
+    assert end_orphans() == ended_orphans("198, 205")
+    # Nothing ended before both VIPs were held elsewhere; then until no session from ctrl-2 was left.
+    assert timeline.holders == [MOVING[-1]] and timeline.swept == 3
 
 
 def test_orphaned_sessions_say_what_they_would_do_under_test(monkeypatch):
@@ -530,82 +538,27 @@ def test_orphaned_sessions_say_what_they_would_do_under_test(monkeypatch):
     assert ret["comment"].startswith("would end the idle MariaDB sessions here that come from ctrl-2")
 
 
-def test_orphaned_sessions_fail_when_the_vips_start_nowhere_else(monkeypatch):
-    timeline = StandbyTimeline({"vip_api": ["ctrl-1"], "vip_srv": [], "haproxy-clone": OTHERS})
+@pytest.mark.parametrize("manager", ["pacemaker", "keepalived"])
+def test_orphaned_sessions_fail_when_no_other_controller_holds_the_vips(monkeypatch, manager):
+    timeline = DrainTimeline(manager, {"api": "ctrl-3", "srv": None})
     timeline.wire(monkeypatch)
     ret = end_orphans(timeout=0.05)
     assert ret["result"] is False and timeline.swept == 0
-    assert ret["comment"] == (
-        "the VIPs of ctrl-2 are not held by another controller after 0.05s: vip_api, vip_srv not started "
-        "elsewhere; ctrl-2 runs nothing"
+    assert (
+        ret["comment"] == "the VIPs of ctrl-2 are not held by another controller after 0.05s: srv held by no controller"
     )
 
 
-def test_orphaned_sessions_fail_when_haproxy_does_not_stop(monkeypatch):
-    timeline = StandbyTimeline({"vip_api": ["ctrl-1"], "vip_srv": ["ctrl-3"], "haproxy-clone": ALL})
+def test_pacemaker_orphaned_sessions_fail_when_haproxy_does_not_stop(monkeypatch):
+    timeline = DrainTimeline("pacemaker", {"api": "ctrl-1", "srv": "ctrl-3"}, standby=[["haproxy-clone"]])
     timeline.wire(monkeypatch)
     ret = end_orphans(timeout=0.05)
     assert ret["result"] is False and timeline.swept > 0
     assert ret["comment"] == "ctrl-2 is in standby but still runs haproxy-clone after 0.05s"
 
 
-class KeepalivedTimeline:
-    """What ctrl-1 sees at each poll while keepalived moves ctrl-2's VIPs away (who holds each,
-    by its addresses and ARP), and the MariaDB sessions from ctrl-2 here: 198 idle, 205
-    running a statement that ends later."""
-
-    def __init__(self, *holders: dict[str, str | None], running: int = 2) -> None:
-        self.holders, self.running, self.swept = list(holders), running, 0
-
-    def vip_holders(self) -> dict[str, str | None]:
-        return self.holders.pop(0) if len(self.holders) > 1 else self.holders[0]
-
-    def end_sessions_from(self, address: str, hostname: str, idle: bool) -> list[int]:
-        assert (address, hostname, idle) == ("192.0.2.12", "ctrl-2", True)
-        self.swept += 1
-        return [198] if self.swept == 1 else [205] if self.swept == self.running + 1 else []
-
-    def sessions_from(self, address: str, hostname: str) -> list[int]:
-        return [205] if self.swept <= self.running else []
-
-    def wire(self, monkeypatch) -> None:
-        wire(
-            monkeypatch,
-            **{
-                "prereqos.facts": lambda: {**FACTS, "vip_manager": "keepalived"},
-                "prereqos.vip_holders": self.vip_holders,
-                "galera_cluster.end_sessions_from": self.end_sessions_from,
-                "galera_cluster.sessions_from": self.sessions_from,
-            },
-        )
-
-
-def test_keepalived_orphaned_sessions_end_once_another_controller_holds_the_vips(monkeypatch):
-    timeline = KeepalivedTimeline(
-        {"api": "ctrl-2", "srv": "ctrl-2"},
-        {"api": None, "srv": None},
-        {"api": "ctrl-3", "srv": None},
-        {"api": "ctrl-3", "srv": "ctrl-3"},
-    )
-    timeline.wire(monkeypatch)
-    ret = end_orphans()
-    assert ret == ended_orphans("198, 205")
-    # Nothing ended before both VIPs were held elsewhere; then until no session from ctrl-2 was left.
-    assert timeline.holders == [{"api": "ctrl-3", "srv": "ctrl-3"}] and timeline.swept == 3
-
-
-def test_keepalived_orphaned_sessions_fail_when_no_other_controller_holds_the_vips(monkeypatch):
-    timeline = KeepalivedTimeline({"api": "ctrl-3", "srv": None})
-    timeline.wire(monkeypatch)
-    ret = end_orphans(timeout=0.05)
-    assert ret["result"] is False and timeline.swept == 0
-    assert ret["comment"] == (
-        "the VIPs of ctrl-2 are not held by another controller after 0.05s: srv held by no controller"
-    )
-
-
 def test_keepalived_orphaned_sessions_leave_a_long_statement_to_the_haproxy_step(monkeypatch):
-    timeline = KeepalivedTimeline({"api": "ctrl-1", "srv": "ctrl-1"}, running=10**6)
+    timeline = DrainTimeline("keepalived", {"api": "ctrl-1", "srv": "ctrl-1"}, running=10**6)
     timeline.wire(monkeypatch)
     ret = end_orphans(timeout=0.05)
     assert ret["result"] is True and ret["changes"] == {}
