@@ -6,8 +6,8 @@ controller in turn; none of it carried a secret.
 
 Runs after test_failover.py on the same test bed, in this file's order, in
 ``make test-maintenance`` and ``make test-all``; not in ``make test`` until they have
-passed there run after run (the last defect they found: pacemaker, a write gap of
-1.13 s as the VIPs left the drained controller).
+passed there run after run (the last defect they found: pacemaker, a drain's write
+gap of 1.13 s).
 """
 
 from __future__ import annotations
