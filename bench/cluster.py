@@ -131,8 +131,9 @@ def measure_manager(
 def measure_maintenance(manager: str, release: str = PRIMARY_RELEASE) -> dict[str, Any]:
     """Planned maintenance under the zero-loss clients, on one converged test bed: drain and
     undrain of the controller that holds the VIPs and is the Galera writer, a rolling
-    restart of all three, and, for comparison, a plain reboot of that controller without
-    drain (shut down, booted, ``orch.prereqos`` to rejoin its MariaDB)."""
+    restart of all three, one that reboots them, and, for comparison, a plain reboot of
+    that controller without drain (shut down, booted, ``orch.prereqos`` to rejoin its
+    MariaDB)."""
     label = f"debian{release} {manager}"
     node = "ctrl-1"  # the Galera listener's first server: the writer
     out: dict[str, Any] = {}
@@ -141,6 +142,7 @@ def measure_maintenance(manager: str, release: str = PRIMARY_RELEASE) -> dict[st
             ("drain", lambda: maintenance.drain_node(cluster, node)),
             ("undrain", lambda: maintenance.undrain_node(cluster, node)),
             ("rolling_restart", lambda: maintenance.rolling_restart(cluster)),
+            ("rolling_reboot", lambda: maintenance.rolling_restart(cluster, reboot=True)),
             ("plain_reboot", lambda: maintenance.plain_reboot(cluster, node)),
         ):
             if name in ("drain", "plain_reboot"):
@@ -157,7 +159,7 @@ def measure_maintenance(manager: str, release: str = PRIMARY_RELEASE) -> dict[st
                 "confirmed": figures.confirmed,
                 "lost_messages": len(figures.lost_messages),
             }
-            if name == "rolling_restart":
+            if name.startswith("rolling_"):
                 out[name]["per_node"] = maintenance.per_node(run, figures, cluster.controllers)
                 _log(label, "\n".join(f"  {n}: {line}" for n, line in out[name]["per_node"].items()))
     return out

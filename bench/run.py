@@ -84,6 +84,7 @@ MAINTENANCE_ROWS = {
     "drain": "drain the VIP holder and writer (orch.prereqos_drain)",
     "undrain": "undrain it (orch.prereqos_undrain)",
     "rolling_restart": "rolling restart of 3 (orch.prereqos_rolling_restart)",
+    "rolling_reboot": "rolling reboot of 3 (orch.prereqos_rolling_restart, reboot=true)",
     "plain_reboot": "plain reboot of the VIP holder and writer, no drain, then orch.prereqos",
 }
 

@@ -216,3 +216,37 @@ def test_rolling_restart_takes_one_controller_at_a_time(renderers, variants):
     assert step_arg(high, "prereqos-restart-ctrl-2", "require") == [{"salt": "prereqos-drain-rabbitmq-ctrl-2"}]
     assert step_arg(high, "prereqos-undrain-check-ctrl-2", "require") == [{"salt": "prereqos-restart-ctrl-2"}]
     assert step_arg(high, "prereqos-drain-check-ctrl-2", "require") == [{"salt": "prereqos-undrain-health-ctrl-1"}]
+
+
+def test_rolling_restart_with_reboot_waits_for_each_rebooted_minion(renderers, variants):
+    """reboot=true: the drained controller reboots, the master waits for its minion's start
+    event (up to maintenance:ready_timeout), then it starts what does not start at boot."""
+    pillar = {**master_view(variants["example"]), "reboot": True}
+    pillar["prereqos"]["maintenance"] = {"ready_timeout": 900}
+    high = renderers["master"].sls("orch.prereqos_rolling_restart", pillar)
+    assert step_arg(high, "prereqos-reboot-ctrl-2", "sls") == "prereqos.maintenance.reboot"
+    assert step_arg(high, "prereqos-reboot-ctrl-2", "tgt") == ["ctrl-2"]
+    assert step_arg(high, "prereqos-reboot-ctrl-2", "require") == [{"salt": "prereqos-drain-rabbitmq-ctrl-2"}]
+    wait = high["prereqos-reboot-wait-ctrl-2"]["salt"]
+    assert {k: step_arg(high, "prereqos-reboot-wait-ctrl-2", k) for k in ("name", "id_list", "timeout", "require")} == {
+        "name": "salt/minion/ctrl-2/start",
+        "id_list": ["ctrl-2"],
+        "timeout": 900,
+        "require": [{"salt": "prereqos-reboot-ctrl-2"}],
+    }
+    assert "wait_for_event" in wait
+    assert step_arg(high, "prereqos-restart-ctrl-2", "sls") == "prereqos.maintenance.start"
+    assert step_arg(high, "prereqos-restart-ctrl-2", "require") == [{"salt": "prereqos-reboot-wait-ctrl-2"}]
+    assert step_arg(high, "prereqos-undrain-check-ctrl-2", "require") == [{"salt": "prereqos-restart-ctrl-2"}]
+
+
+def test_rolling_restart_without_reboot_restarts_services(renderers, variants):
+    high = renderers["master"].sls("orch.prereqos_rolling_restart", master_view(variants["example"]))
+    assert step_arg(high, "prereqos-restart-ctrl-2", "sls") == "prereqos.maintenance.restart"
+    assert not [step for step in high if step.startswith("prereqos-reboot-")]
+
+
+def test_rolling_restart_refuses_a_reboot_flag_that_is_not_a_boolean(renderers, variants):
+    pillar = {**master_view(variants["example"]), "reboot": "yes"}
+    with pytest.raises(RenderError, match=r"pillar reboot=yes is not true or false: .*\{\"reboot\": true\}"):
+        renderers["master"].sls("orch.prereqos_rolling_restart", pillar)

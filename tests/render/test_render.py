@@ -320,6 +320,30 @@ def test_a_maintenance_step_for_an_unknown_node_names_the_controllers(renderers,
         renderers["ctrl-1"].sls("prereqos.maintenance.haproxy", pillar)
 
 
+@pytest.mark.parametrize("variant", ["example", "keepalived"])
+def test_a_rolling_restart_restarts_or_after_a_reboot_starts_the_same_services_mariadb_first(
+    renderers, variants, variant
+):
+    """HAProxy is keepalived's to restart (pacemaker runs it as a resource); the reboot
+    is deferred so that the step's result reaches the master first."""
+    pillar = pillar_of("prereqos.maintenance.restart", variants[variant])
+    units = ["mariadb", "rabbitmq-server", "apache2"] + (["haproxy"] if variant == "keepalived" else [])
+    restart = renderers["ctrl-2"].sls("prereqos.maintenance.restart", pillar)
+    assert [restart[f"prereqos-maintenance-restart-{unit}"]["cmd"][0]["name"] for unit in units] == [
+        f"/usr/bin/systemctl restart {unit}" for unit in units
+    ]
+    start = renderers["ctrl-2"].sls("prereqos.maintenance.start", pillar)
+    assert list(start) == [f"prereqos-maintenance-start-{unit}" for unit in units]
+    assert start["prereqos-maintenance-start-apache2"]["service"][1] == {
+        "require": [{"service": "prereqos-maintenance-start-rabbitmq-server"}]
+    }
+    reboot = renderers["ctrl-2"].sls("prereqos.maintenance.reboot", pillar)
+    assert reboot["prereqos-maintenance-reboot"]["cmd"][0]["name"] == (
+        "/usr/bin/systemd-run --on-active=2 --timer-property=AccuracySec=100ms"
+        " --unit=prereqos-maintenance-reboot /usr/bin/systemctl reboot"
+    )
+
+
 @pytest.mark.parametrize("release", checkers.RELEASES, ids=lambda r: f"debian{r}")
 def test_a_drained_controllers_servers_are_disabled_in_haproxy_cfg(renderers, variants, release):
     """What the drain step renders (and every re-run after it, from the record)."""

@@ -399,6 +399,9 @@ class Testbed:
                 )
             },
             detach=True,
+            # A node that reboots itself (systemd's reboot ends the container) boots
+            # again; one powered off by kill() or stop() stays off.
+            restart_policy={"Name": "unless-stopped"},
             **SYSTEMD_RUN_OPTIONS,
         )
         for net in others:
@@ -689,6 +692,12 @@ class Testbed:
                 raise TestbedError(f"{node} came back with other interfaces: {self.nodes[node].interfaces} != {before}")
         if wait_salt:
             self.wait_minions([n for n in nodes if n != MASTER] or self.controllers)
+
+    def booted_at(self, node: str) -> str:
+        """When ``node``'s container last started (it changes when the node reboots)."""
+        container = self._container(node)
+        container.reload()
+        return container.attrs["State"]["StartedAt"]
 
     def is_running(self, node: str) -> bool:
         """Whether ``node``'s container is running."""

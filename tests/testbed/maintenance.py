@@ -153,8 +153,9 @@ def undrain_node(cluster: Cluster, node: str) -> Run:
     return cluster.converge(mods="orch.prereqos_undrain", pillar=json.dumps({"node": node}))
 
 
-def rolling_restart(cluster: Cluster) -> Run:
-    return cluster.converge(mods="orch.prereqos_rolling_restart")
+def rolling_restart(cluster: Cluster, *, reboot: bool = False) -> Run:
+    pillar = json.dumps({"reboot": True}) if reboot else ""
+    return cluster.converge(mods="orch.prereqos_rolling_restart", pillar=pillar)
 
 
 def make_holder(cluster: Cluster, node: str) -> None:
