@@ -24,11 +24,12 @@ TESTBED_PKGS := docker.io mmdebstrap
 help:
 	@echo "make demo          converge a local 3-controller demo cluster (VIP_MANAGER=pacemaker|keepalived, DEBIAN=13|12)"
 	@echo "make demo-down     remove the demo cluster"
-	@echo "make test          every tier: lint, unit, render, then the cluster tier (all of it on Debian 13,"
-	@echo "                   converge + re-run + test=True on Debian 12), both VIP managers"
+	@echo "make test          every tier: lint, unit, render, then the cluster tier (all of it, planned"
+	@echo "                   maintenance included, on Debian 13; converge + re-run + test=True on Debian 12),"
+	@echo "                   both VIP managers"
 	@echo "make test-all      the same with every cluster scenario on every Debian release, and test-upgrade (not CI)"
 	@echo "make test-upgrade  a Debian 12 cluster of the previous formula release upgraded to this one"
-	@echo "make test-maintenance  drain, undrain, rolling restart under load (converge first; in test-all, not yet in test)"
+	@echo "make test-maintenance  drain, undrain, rolling restart under load (converge first)"
 	@echo "make test-unit | test-render | test-cluster | test-failover | lint"
 	@echo "make bench         converge, re-run, failover and render figures -> bench/results.json, bench/results.md"
 	@echo "make bench-render  the render-scale figures only (seconds, no test bed)"
@@ -91,10 +92,9 @@ test-failover: images-all
 	$(PYTEST) tests/cluster -m failover
 
 test-live: images-all
-	$(PYTEST) tests/cluster -m "not maintenance"
+	$(PYTEST) tests/cluster
 
-# Planned maintenance under load (the converge first). Not in `make test`
-# until it has passed there run after run.
+# Planned maintenance under load (the converge first).
 test-maintenance: images-all
 	$(PYTEST) tests/cluster -m "maintenance or not (failover or maintenance)"
 

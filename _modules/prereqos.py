@@ -305,10 +305,7 @@ def haproxy_set_server(server: str, state: str, path: str = prereqos_settings.FA
         if state == "maint":
             commands.append(f"shutdown sessions server {listener}/{server}")
         for command in commands:
-            try:
-                reply = _haproxy_command(socket_path, command).strip()
-            except OSError as exc:
-                raise CommandExecutionError(f"haproxy runtime API: {command}: {exc}") from None
+            reply = _haproxy_reply_of_the_running_process(socket_path, command)
             if reply:
                 raise CommandExecutionError(f"haproxy runtime API: {command}: {reply}")
     return listeners
@@ -317,6 +314,20 @@ def haproxy_set_server(server: str, state: str, path: str = prereqos_settings.FA
 def _haproxy_socket(path: str) -> str:
     """haproxy's admin socket, from the facts of the last deploy."""
     return facts(path)["paths"]["haproxy_socket"]
+
+
+def _haproxy_reply_of_the_running_process(socket_path: str, command: str) -> str:
+    """haproxy's reply to ``command``: asked again on a new connection while the one that
+    answers is the previous process of a reload (its proxies stopped), up to RELOAD_WAIT_S."""
+    deadline = time.monotonic() + prereqos_maintenance.RELOAD_WAIT_S
+    while True:
+        try:
+            reply = _haproxy_command(socket_path, command).strip()
+        except OSError as exc:
+            raise CommandExecutionError(f"haproxy runtime API: {command}: {exc}") from None
+        if not prereqos_maintenance.from_stopping_haproxy(reply) or time.monotonic() >= deadline:
+            return reply
+        time.sleep(0.1)
 
 
 def _haproxy_stat(socket_path: str) -> dict[str, dict[str, str]]:

@@ -22,6 +22,10 @@ MAINTENANCE_PATH = f"{STATE_DIR}/maintenance.json"
 # (its VRRP instances go to FAULT: they release their VIPs and claim none).
 VIPS_RELEASED_PATH = f"{STATE_DIR}/vips-released"
 ACTIONS = ("drain", "undrain")
+# haproxy's reply to `set server` from a process whose proxies stopped (a reload's previous
+# one), and how long to ask again for the new process's answer.
+STOPPING_HAPROXY_REPLY = "Proxy is disabled."
+RELOAD_WAIT_S = 10.0
 
 
 class RecordError(ValueError):
@@ -114,6 +118,12 @@ def haproxy_servers(stat: dict[str, dict[str, dict[str, Any]]], server: str) -> 
     """``{proxy: {"status", "sessions"}}`` of the servers named ``server``, from
     :func:`prereqos_node.parse_haproxy_servers`."""
     return {proxy: servers[server] for proxy, servers in sorted(stat.items()) if server in servers}
+
+
+def from_stopping_haproxy(reply: str) -> bool:
+    """Whether a runtime API reply comes from an haproxy process whose proxies stopped: the
+    previous one, right after a reload, may still accept a connection on the shared socket."""
+    return reply.strip() == STOPPING_HAPROXY_REPLY
 
 
 def in_maintenance(status: str) -> bool:

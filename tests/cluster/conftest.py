@@ -34,7 +34,7 @@ def _releases() -> list[str]:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "every_release: runs on every Debian release in make test")
-    config.addinivalue_line("markers", "maintenance: planned maintenance under load (make test-maintenance, test-all)")
+    config.addinivalue_line("markers", "maintenance: planned maintenance under load (make test, make test-maintenance)")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -4,10 +4,8 @@ writer, keep it drained across a re-run, refuse a second drain, undrain it, refu
 drain while a controller is down, undrain a drain stopped half-way, restart every
 controller in turn; none of it carried a secret.
 
-Runs after test_failover.py on the same test bed, in this file's order, in
-``make test-maintenance`` and ``make test-all``; not in ``make test`` until they have
-passed there run after run (the last defect they found: pacemaker, a drain's write
-gap of 1.13 s).
+Runs after test_failover.py on the same test bed, in this file's order (``make test``,
+``make test-maintenance``).
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ import pytest
 import yaml
 from salt.exceptions import CommandExecutionError
 
-from tests.unit.loader import ROOT, library, load, recorded
+from tests.unit.loader import ROOT, library, load, recorded, releases
 
 prereqos = load("_modules", "prereqos")
 prereqos_state = load("_states", "prereqos")
@@ -372,6 +372,33 @@ def test_haproxy_refusal_comes_back_with_its_text(monkeypatch, haproxy):
     monkeypatch.setattr(prereqos, "_haproxy_command", lambda path, text: STAT if text == "show stat" else unknown)
     with pytest.raises(CommandExecutionError, match=r"set server galera/ctrl-2 state drain: No such server\."):
         prereqos.haproxy_set_server("ctrl-2", "drain")
+
+
+@pytest.mark.parametrize("release", releases("prereqos", "haproxy-set-server-stopping.txt"))
+def test_a_reloads_previous_process_is_asked_again_until_the_new_one_answers(monkeypatch, haproxy, release):
+    """Right after a reload the previous process, its proxies stopped, may answer a command."""
+    stopping = iter([recorded("prereqos", "haproxy-set-server-stopping.txt", release)] * 2)
+    ok = recorded("prereqos", "haproxy-set-server-ok.txt", release)
+    sent = []
+
+    def command(path: str, text: str) -> str:
+        sent.append(text)
+        return STAT if text == "show stat" else next(stopping, ok)
+
+    monkeypatch.setattr(prereqos, "_haproxy_command", command)
+    monkeypatch.setattr(prereqos.time, "sleep", lambda seconds: None)
+    assert prereqos.haproxy_set_server("ctrl-2", "ready") == ["galera", "keystone"]
+    galera, keystone = "set server galera/ctrl-2 state ready", "set server keystone/ctrl-2 state ready"
+    assert sent == ["show stat", galera, galera, galera, keystone]
+
+
+@pytest.mark.parametrize("release", releases("prereqos", "haproxy-set-server-stopping.txt"))
+def test_a_process_still_stopping_after_the_reload_wait_is_an_error(monkeypatch, haproxy, release):
+    stopping = recorded("prereqos", "haproxy-set-server-stopping.txt", release)
+    monkeypatch.setattr(prereqos, "_haproxy_command", lambda path, text: STAT if text == "show stat" else stopping)
+    monkeypatch.setattr(prereqos.prereqos_maintenance, "RELOAD_WAIT_S", 0.0)
+    with pytest.raises(CommandExecutionError, match=r"set server galera/ctrl-2 state ready: Proxy is disabled\.$"):
+        prereqos.haproxy_set_server("ctrl-2", "ready")
 
 
 def test_an_unknown_server_state_is_refused(haproxy):
