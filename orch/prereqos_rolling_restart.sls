@@ -11,7 +11,7 @@
     not come back healthy, saying which and why; the controllers after it are
     left untouched. #}
 {%- set orchestration = "orch.prereqos_rolling_restart" %}
-{%- from "orch/site.jinja" import ids, public_pillar, maintenance, sync_modules with context %}
+{%- from "orch/site.jinja" import ids, public_pillar, maintenance_settings, sync_modules with context %}
 {%- from "orch/maintenance.jinja" import drain, undrain, step with context %}
 {%- set reboot = pillar.get("reboot", false) %}
 {%- if reboot is not sameas true and reboot is not sameas false %}
@@ -29,7 +29,7 @@ prereqos-reboot-wait-{{ node }}:
   salt.wait_for_event:
     - name: salt/minion/{{ node }}/start
     - id_list: {{ [node] | json }}
-    - timeout: {{ maintenance.ready_timeout | json }}
+    - timeout: {{ maintenance_settings.ready_timeout | json }}
     - require:
       - salt: prereqos-reboot-{{ node }}
 {{ step("prereqos-restart-" ~ node, [node], "prereqos.maintenance.start", node, "drain", public_pillar, "prereqos-reboot-wait-" ~ node) }}
