@@ -329,8 +329,10 @@ def test_a_rolling_restart_restarts_or_after_a_reboot_starts_the_same_services_m
     pillar = pillar_of("prereqos.maintenance.restart", variants[variant])
     units = ["mariadb", "rabbitmq-server", "apache2"] + (["haproxy"] if variant == "keepalived" else [])
     restart = renderers["ctrl-2"].sls("prereqos.maintenance.restart", pillar)
+    systemctl = restart[f"prereqos-maintenance-restart-{units[0]}"]["cmd"][0]["name"].split()[0]
+    assert systemctl in ("/bin/systemctl", "/usr/bin/systemctl")  # by release: see osreleasemap.yaml
     assert [restart[f"prereqos-maintenance-restart-{unit}"]["cmd"][0]["name"] for unit in units] == [
-        f"/usr/bin/systemctl restart {unit}" for unit in units
+        f"{systemctl} restart {unit}" for unit in units
     ]
     start = renderers["ctrl-2"].sls("prereqos.maintenance.start", pillar)
     assert list(start) == [f"prereqos-maintenance-start-{unit}" for unit in units]
@@ -340,7 +342,7 @@ def test_a_rolling_restart_restarts_or_after_a_reboot_starts_the_same_services_m
     reboot = renderers["ctrl-2"].sls("prereqos.maintenance.reboot", pillar)
     assert reboot["prereqos-maintenance-reboot"]["cmd"][0]["name"] == (
         "/usr/bin/systemd-run --on-active=2 --timer-property=AccuracySec=100ms"
-        " --unit=prereqos-maintenance-reboot /usr/bin/systemctl reboot"
+        f" --unit=prereqos-maintenance-reboot {systemctl} reboot"
     )
 
 
