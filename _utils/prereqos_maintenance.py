@@ -21,6 +21,11 @@ MAINTENANCE_PATH = f"{STATE_DIR}/maintenance.json"
 # keepalived's track file on each controller: 1 while this controller is drained
 # (its VRRP instances go to FAULT: they release their VIPs and claim none).
 VIPS_RELEASED_PATH = f"{STATE_DIR}/vips-released"
+# haproxy.cfg as a reload needs it: without the drained servers' `disabled`, which the
+# runtime API sets. haproxy reloads when this copy changes, not for a drain or an
+# undrain: a reload's previous process cuts its sessions at hard-stop-after, commits
+# in flight included.
+HAPROXY_UNDRAINED_CFG_PATH = f"{STATE_DIR}/haproxy-undrained.cfg"
 ACTIONS = ("drain", "undrain")
 # haproxy's reply to `set server` from a process whose proxies stopped (a reload's previous
 # one), and how long to ask again for the new process's answer.

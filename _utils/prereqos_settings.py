@@ -1346,6 +1346,7 @@ def derive(config: dict, minion_id: str | None, drained: list[str] | tuple[str, 
         "state_dir": prereqos_maintenance.STATE_DIR,
         "maintenance_path": prereqos_maintenance.MAINTENANCE_PATH,
         "vips_released_path": prereqos_maintenance.VIPS_RELEASED_PATH,
+        "haproxy_undrained_cfg_path": prereqos_maintenance.HAPROXY_UNDRAINED_CFG_PATH,
     }
     derived["facts"] = facts(derived)
     return derived

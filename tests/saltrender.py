@@ -73,14 +73,15 @@ class Renderer:
             raise RenderError("\n".join(map(str, result)))
         return result
 
-    def template(self, path: str, pillar: dict) -> str:
-        """Text of template ``salt://<path>`` rendered with jinja for ``pillar``."""
+    def template(self, path: str, pillar: dict, context: dict | None = None) -> str:
+        """Text of template ``salt://<path>`` rendered with jinja for ``pillar`` (and the
+        variables ``context``, as a state's ``context`` passes them)."""
         try:
             return self.caller.cmd(
                 "slsutil.renderer",
                 f"salt://{path}",
                 default_renderer="jinja",
-                context={"pillar": copy.deepcopy(pillar)},
+                context={"pillar": copy.deepcopy(pillar), **(context or {})},
             )
         except Exception as exc:  # Salt raises its own exception types here
             raise RenderError(str(exc)) from exc

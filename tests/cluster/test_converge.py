@@ -228,7 +228,11 @@ def test_adding_a_service_changes_exactly_that(cluster: Cluster) -> None:
 def assert_changed_haproxy_config_only(cluster: Cluster, run: Run, also: Collection[str] = ()) -> None:
     """The run changed haproxy.cfg (and the states ``also``) and reloaded haproxy on every
     controller, and nothing else."""
-    expected_states = {"prereqos-deploy/prereqos-haproxy-config", *also} | (
+    expected_states = {
+        "prereqos-deploy/prereqos-haproxy-config",
+        "prereqos-deploy/prereqos-haproxy-undrained-config",
+        *also,
+    } | (
         {"prereqos-deploy/prereqos-haproxy-reloaded"}
         if cluster.vip_manager == "pacemaker"
         else {"prereqos-deploy/prereqos-haproxy-running"}

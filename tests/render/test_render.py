@@ -358,6 +358,36 @@ def test_a_drained_controllers_servers_are_disabled_in_haproxy_cfg(renderers, va
     assert servers and all((words[1] == "ctrl-2") == (words[-1] == "disabled") for words in servers)
 
 
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_haproxy_reloads_for_its_config_but_not_for_a_drain(renderers, variants, variant):
+    """haproxy reloads when the copy without the drained servers' marks changes: not for a
+    drain or an undrain (the runtime API sets those; a reload's previous process would cut
+    its sessions at hard-stop-after), for any other change, and for a new certificate."""
+    pillar = pillar_of("prereqos.maintenance.x", variants[variant])
+    marked = renderers["ctrl-1"].template("prereqos/ha/files/haproxy.cfg.jinja", pillar)
+    undrained = renderers["ctrl-1"].template("prereqos/ha/files/haproxy.cfg.jinja", pillar, {"undrained": True})
+    unmarked = renderers["ctrl-1"].template("prereqos/ha/files/haproxy.cfg.jinja", variants[variant])
+    assert " disabled" in marked and undrained == unmarked
+    high = renderers["ctrl-1"].sls("prereqos.ha.haproxy", variants[variant])
+    copy = {
+        key: value
+        for entry in high["prereqos-haproxy-undrained-config"]["file"]
+        if isinstance(entry, dict)
+        for key, value in entry.items()
+    }
+    assert copy["source"] == "salt://prereqos/ha/files/haproxy.cfg.jinja" and copy["context"] == {"undrained": True}
+    # keepalived: service.running reloads; pacemaker (which starts haproxy): a command.
+    reload_state, reload_function = (
+        ("prereqos-haproxy-reloaded", "cmd")
+        if "prereqos-haproxy-reloaded" in high
+        else ("prereqos-haproxy-running", "service")
+    )
+    arguments = [entry for entry in high[reload_state][reload_function] if isinstance(entry, dict)]
+    triggers = [entry[key] for entry in arguments for key in ("watch", "onchanges") if key in entry]
+    certificate = [{"file": "prereqos-haproxy-tls-pem"}] if variant == "tls" else []
+    assert triggers == [[{"file": "prereqos-haproxy-undrained-config"}, *certificate]], triggers
+
+
 @pytest.mark.parametrize(
     ("variant", "action", "node", "states"),
     [

@@ -9,7 +9,7 @@ node's facts file; in galera.cnf the ``datadir`` line, same value as MariaDB's
 default, and flow control for one writer, both read at the next restart;
 keepalived's track file of planned maintenance and its VRRP priorities near the
 top, and haproxy's transparent binds and hard-stop-after, both reloaded; haproxy's graceful stop, a systemd
-drop-in) and restarts nothing; the next one changes nothing.
+drop-in; the copy of haproxy.cfg a reload follows) and restarts nothing; the next one changes nothing.
 
 Runs in ``make test-upgrade`` and ``make test-all`` (not in ``make test``): it needs
 the repository's history, and a test bed of its own.
@@ -43,6 +43,7 @@ FIRST_RUN_CHANGES = {
     "prereqos-deploy/prereqos-haproxy-graceful-stop",
     "prereqos-deploy/prereqos-haproxy-systemd-reload",
     "prereqos-deploy/prereqos-haproxy-config",
+    "prereqos-deploy/prereqos-haproxy-undrained-config",
     "prereqos-deploy/prereqos-haproxy-running",
 }
 #: how each file's lines may change: (prefixes of lines added, prefixes of lines removed)

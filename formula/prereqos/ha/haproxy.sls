@@ -1,5 +1,8 @@
 {#- haproxy: one listener per service on its VIPs; the candidate config is
-    checked with `haproxy -c` before it replaces the running one; reload only. #}
+    checked with `haproxy -c` before it replaces the running one; reload only,
+    and only for a change other than which servers are drained (planned
+    maintenance sets those at run time: a reload would cut every session of
+    the previous process at hard-stop-after). #}
 {%- from "prereqos/map.jinja" import prereqos with context %}
 {%- set paths = prereqos.lookup.paths %}
 
@@ -62,6 +65,21 @@ prereqos-haproxy-config:
       - file: prereqos-haproxy-tls-pem
 {%- endif %}
 
+prereqos-haproxy-undrained-config:
+  file.managed:
+    - name: {{ prereqos.haproxy_undrained_cfg_path }}
+    - source: salt://prereqos/ha/files/haproxy.cfg.jinja
+    - template: jinja
+    - context:
+        undrained: true
+    - user: root
+    - group: root
+    - mode: '0600'
+    - makedirs: true
+    - show_changes: false
+    - require:
+      - file: prereqos-haproxy-config
+
 {%- if prereqos.vip_manager == "keepalived" %}
 
 prereqos-haproxy-running:
@@ -72,7 +90,10 @@ prereqos-haproxy-running:
     - require:
       - cmd: prereqos-haproxy-systemd-reload
     - watch:
-      - file: prereqos-haproxy-config
+      - file: prereqos-haproxy-undrained-config
+{%- if prereqos.tls_enabled %}
+      - file: prereqos-haproxy-tls-pem
+{%- endif %}
 {%- else %}
 
 {#- pacemaker starts haproxy (a clone); systemd must not start it on its own. #}
@@ -86,5 +107,8 @@ prereqos-haproxy-reloaded:
   cmd.run:
     - name: systemctl try-reload-or-restart {{ prereqos.lookup.services.haproxy }}
     - onchanges:
-      - file: prereqos-haproxy-config
+      - file: prereqos-haproxy-undrained-config
+{%- if prereqos.tls_enabled %}
+      - file: prereqos-haproxy-tls-pem
+{%- endif %}
 {%- endif %}

@@ -3,7 +3,9 @@
     maintenance, through the runtime API (no new session; the current ones end
     or are cut after maintenance:drain_timeout; the Galera listener's next
     server becomes the writer); the maintenance record and haproxy.cfg then
-    say the same (`disabled`), so a reload or a re-run keeps them there.
+    say the same (`disabled`), so a reload or a re-run keeps them there,
+    without a reload now (it would cut the previous process's sessions at
+    hard-stop-after, commits in flight included: see prereqos.ha.haproxy).
     undrain: the reverse, the record and haproxy.cfg first. #}
 {%- from "prereqos/maintenance/map.jinja" import prereqos, maintenance with context %}
 {%- set drain = maintenance.action == "drain" %}
