@@ -320,10 +320,11 @@ def health(expected_size: int | None = None) -> dict[str, Any]:
     return report
 
 
-def sessions_from(address: str, hostname: str, idle: bool = False) -> list[int]:
+def sessions_from(address: str, hostname: str, idle: bool = False, between_transactions: bool = False) -> list[int]:
     """Ids of this server's client sessions opened from the node at ``address`` called
     ``hostname`` (e.g. through its haproxy, which connects from its own address); with
-    ``idle``, only those running no statement.
+    ``idle``, only those running no statement; with ``between_transactions``, only idle
+    ones with no transaction open.
 
     CLI Example:
 
@@ -332,24 +333,26 @@ def sessions_from(address: str, hostname: str, idle: bool = False) -> list[int]:
         salt ctrl-1 galera_cluster.sessions_from 192.0.2.12 ctrl-2
         salt ctrl-1 galera_cluster.sessions_from 192.0.2.12 ctrl-2 idle=True
     """
-    return prereqos_galera.parse_session_ids(_sql(prereqos_galera.sessions_from_statement(address, hostname, idle)))
+    statement = prereqos_galera.sessions_from_statement(address, hostname, idle, between_transactions)
+    return prereqos_galera.parse_session_ids(_sql(statement))
 
 
-def end_sessions_from(address: str, hostname: str, idle: bool = False) -> list[int]:
+def end_sessions_from(address: str, hostname: str, idle: bool = False, between_transactions: bool = False) -> list[int]:
     """End this server's client sessions opened from the node at ``address`` called
-    ``hostname`` (with ``idle``, only those running no statement); their open transactions
-    roll back and release their locks. Returns the ids ended (a session that ended on its
-    own meanwhile is left out).
+    ``hostname`` (with ``idle``, only those running no statement; with
+    ``between_transactions``, only idle ones with no transaction open); their open
+    transactions roll back and release their locks. Returns the ids ended (a session that
+    ended on its own meanwhile is left out).
 
     CLI Example:
 
     .. code-block:: bash
 
         salt ctrl-1 galera_cluster.end_sessions_from 192.0.2.12 ctrl-2
-        salt ctrl-1 galera_cluster.end_sessions_from 192.0.2.12 ctrl-2 idle=True
+        salt ctrl-1 galera_cluster.end_sessions_from 192.0.2.12 ctrl-2 between_transactions=True
     """
     ended = []
-    for session in sessions_from(address, hostname, idle):
+    for session in sessions_from(address, hostname, idle, between_transactions):
         try:
             _sql(f"KILL CONNECTION {session}")
         except CommandExecutionError as exc:

@@ -147,12 +147,15 @@ def proxied_sessions_ended(name: str, address: str, hostname: str) -> dict:
     except CommandExecutionError as exc:
         ret.update(result=False, comment=str(exc))
         return ret
-    ret["comment"] = (
-        f"ended the MariaDB sessions here that came from {name}: {', '.join(map(str, ended))}"
-        if ended
-        else f"no MariaDB session here comes from {name}"
+    ret["comment"] = _sessions_comment(
+        ended, f"ended the MariaDB sessions here that came from {name}", f"no MariaDB session here comes from {name}"
     )
     return ret
+
+
+def _sessions_comment(ended: list[int], ended_text: str, none_text: str) -> str:
+    """``ended_text: <ids>`` when sessions ``ended``, else ``none_text``."""
+    return f"{ended_text}: {', '.join(map(str, ended))}" if ended else none_text
 
 
 def _vip_resources(facts: dict) -> list[str]:
@@ -208,11 +211,77 @@ def orphaned_sessions_ended(name: str, address: str, hostname: str, timeout: flo
     if not done and pacemaker:
         ret.update(result=False, comment=f"{name} {detail} after {timeout}s")
         return ret
-    ret["comment"] = (
-        f"ended the idle MariaDB sessions here that came from {name} after its VIPs moved: {', '.join(map(str, ended))}"
-        if ended
-        else f"no idle MariaDB session here came from {name} after its VIPs moved"
+    ret["comment"] = _sessions_comment(
+        ended,
+        f"ended the idle MariaDB sessions here that came from {name} after its VIPs moved",
+        f"no idle MariaDB session here came from {name} after its VIPs moved",
     ) + ("" if done else f"; after {timeout}s {detail}, left to the HAProxy step")
+    return ret
+
+
+def proxied_sessions_moved(
+    name: str,
+    drained: bool,
+    listener: str,
+    proxies: list[dict[str, str]],
+    timeout: float = 10,
+    up_timeout: float = 600,
+    interval: float = 0.1,
+) -> dict:
+    """The MariaDB sessions the controllers' HAProxies (``proxies``: the Galera listener's
+    servers, ``{"name", "address"}``, which are where they connect from) hold on this node move to the Galera
+    writer: on controller ``name`` as it is ``drained``, or on another once ``name`` is
+    back (from when this node's HAProxy has it UP in ``listener``, up to ``up_timeout``
+    seconds). Each ends between two transactions (idle, none open), so its client
+    reconnects through the VIP to the writer with nothing in flight; what is left after
+    ``timeout`` seconds ends anyway (HAProxy's drain would cut it then; back, two nodes
+    would take writes until its client closes it). Traffic: the comment says which ended,
+    no changes."""
+    ret = _ret(name)
+    why = f"{name} is drained" if drained else f"{name} is back"
+    if __opts__["test"]:
+        ret["comment"] = f"would move the MariaDB sessions proxied to this node to the writer ({why})"
+        return ret
+    ended: list[int] = []
+
+    def end(between_transactions: bool) -> int:
+        """End the proxied sessions here (only those between transactions, if asked); how many are left."""
+        for proxy in proxies:
+            ended.extend(
+                __salt__["galera_cluster.end_sessions_from"](
+                    proxy["address"], proxy["name"], between_transactions=between_transactions
+                )
+            )
+        return sum(len(__salt__["galera_cluster.sessions_from"](p["address"], p["name"])) for p in proxies)
+
+    try:
+        if not drained:
+            hostname = _node(name)["hostname"]
+
+            def up() -> tuple[bool, str]:
+                status = __salt__["prereqos.haproxy_servers"](hostname).get(listener, {}).get("status")
+                return status == "UP", f"{hostname} is {status or 'not a server'} in {listener}"
+
+            back, detail = prereqos_common.wait_until(up, up_timeout, interval)
+            if not back:
+                ret.update(result=False, comment=f"{detail} on this node's haproxy after {up_timeout}s")
+                return ret
+
+        def moved() -> tuple[bool, int]:
+            left = end(between_transactions=True)
+            return not left, left
+
+        done, left = prereqos_common.wait_until(moved, timeout, interval)
+        if not done:
+            end(between_transactions=False)
+    except CommandExecutionError as exc:
+        ret.update(result=False, comment=str(exc))
+        return ret
+    ret["comment"] = _sessions_comment(
+        ended,
+        f"ended the MariaDB sessions proxied to this node ({why})",
+        f"no MariaDB session is proxied to this node ({why})",
+    ) + ("" if done else f"; ended the {left} still in a transaction after {timeout}s too")
     return ret
 
 

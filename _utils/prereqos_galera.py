@@ -167,14 +167,18 @@ def parse_databases(text: str) -> list[str]:
     return sorted(name for name in text.splitlines() if name and name not in SYSTEM_DATABASES)
 
 
-def sessions_from_statement(address: str, hostname: str, idle: bool = False) -> str:
+def sessions_from_statement(address: str, hostname: str, idle: bool = False, between_transactions: bool = False) -> str:
     """SQL listing the client sessions opened from the node at ``address`` called ``hostname``
     (MariaDB shows a client as ``name:port``, the name resolved from its address when it can,
     an IPv6 address maybe in brackets), this one left out; with ``idle``, only those that run
-    no statement (an answer of a running one may still reach its client)."""
+    no statement (an answer of a running one may still reach its client); with
+    ``between_transactions``, only idle ones with no transaction open either (ending one
+    loses no work: its client reconnects before its next transaction)."""
     ip = str(ipaddress.ip_address(address))
     patterns = " OR ".join(f"HOST LIKE {sql_quote(name + ':%')}" for name in (ip, f"[{ip}]", hostname))
-    waiting = " AND COMMAND = 'Sleep'" if idle else ""
+    waiting = " AND COMMAND = 'Sleep'" if idle or between_transactions else ""
+    if between_transactions:
+        waiting += " AND ID NOT IN (SELECT trx_mysql_thread_id FROM information_schema.INNODB_TRX)"
     where = f"ID <> CONNECTION_ID() AND ({patterns}){waiting}"
     return f"SELECT ID FROM information_schema.PROCESSLIST WHERE {where} ORDER BY ID"
 

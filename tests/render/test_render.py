@@ -427,3 +427,28 @@ def test_the_drain_step_drains_at_run_time_before_the_config_says_so(renderers, 
     assert servers["name"] == "ctrl-2" and servers["drained"] is True
     assert {"file": "prereqos-maintenance-record"} in servers["require_in"]
     assert state_args(high, "prereqos-maintenance-record")["dataset"] == {"drained": ["ctrl-2"]}
+
+
+@pytest.mark.parametrize(
+    ("action", "node", "moved"),
+    [("drain", "ctrl-1", True), ("drain", "ctrl-2", False), ("undrain", "ctrl-2", True), ("undrain", "ctrl-1", False)],
+)
+def test_the_writers_sessions_move_between_transactions(renderers, variants, action, node, moved):
+    """What ctrl-1 runs in the HAProxy step: drained, its sessions move as the others drain
+    its servers; when another comes back, those here move once this HAProxy has it back."""
+    pillar = {**variants["example"], "prereqos_maintenance": {"node": node, "action": action}}
+    high = renderers["ctrl-1"].sls("prereqos.maintenance.haproxy", pillar)
+    state = high.get("prereqos-maintenance-proxied-sessions-moved")
+    assert (state is not None) == moved
+    if moved:
+        arguments = {
+            key: value for entry in state["prereqos"] if isinstance(entry, dict) for key, value in entry.items()
+        }
+        order = "require_in" if action == "drain" else "require"
+        assert arguments[order] == [{"prereqos": "prereqos-maintenance-haproxy-servers"}]
+        assert arguments["drained"] is (action == "drain") and arguments["listener"] == "galera"
+        # The controllers' addresses on the internal network (srv), where their HAProxies connect from.
+        controllers = variants["example"]["prereqos"]["controllers"]
+        assert [(p["name"], p["address"]) for p in arguments["proxies"]] == [
+            (c["id"], c["addresses"]["srv"]) for c in controllers
+        ]

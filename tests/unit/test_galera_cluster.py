@@ -498,14 +498,16 @@ def test_sessions_from_a_node_are_ended(host: FakeHost, release: str) -> None:
     assert host.keys == [SESSIONS_SQL, *(f"KILL CONNECTION {session}" for session in ids)]
 
 
+@pytest.mark.parametrize("which", [{"idle": True}, {"between_transactions": True}], ids=lambda w: next(iter(w)))
 @per_release("sessions-from.txt")
-def test_only_idle_sessions_from_a_node_are_ended_when_asked(host: FakeHost, release: str) -> None:
+def test_only_the_sessions_asked_for_are_ended(host: FakeHost, release: str, which: dict[str, bool]) -> None:
+    """Only the idle ones, or only those between transactions."""
     ids = RECORDED_SESSION_IDS[release]
-    idle_sql = galera.sessions_from_statement("172.31.252.12", "ctrl-2", idle=True)
-    host.answers[idle_sql] = result(rec("sessions-from.txt", release))
+    statement = galera.sessions_from_statement("172.31.252.12", "ctrl-2", **which)
+    host.answers[statement] = result(rec("sessions-from.txt", release))
     host.answers.update({f"KILL CONNECTION {session}": result() for session in ids})
-    assert gc.end_sessions_from("172.31.252.12", "ctrl-2", idle=True) == ids
-    assert host.keys[0] == idle_sql
+    assert gc.end_sessions_from("172.31.252.12", "ctrl-2", **which) == ids
+    assert host.keys[0] == statement
 
 
 @per_release("sessions-from.txt", "client-error-kill-unknown.txt")

@@ -598,6 +598,10 @@ def test_sessions_from_a_node_match_its_address_and_name() -> None:
     )
     idle = galera.sessions_from_statement("2001:db8::12", "ctrl-2", idle=True)
     assert idle == statement.replace(" ORDER BY ID", " AND COMMAND = 'Sleep' ORDER BY ID")
+    between = galera.sessions_from_statement("2001:db8::12", "ctrl-2", between_transactions=True)
+    assert between == idle.replace(
+        " ORDER BY ID", " AND ID NOT IN (SELECT trx_mysql_thread_id FROM information_schema.INNODB_TRX) ORDER BY ID"
+    )
     with pytest.raises(ValueError):
         galera.sessions_from_statement("ctrl-2'; DROP", "ctrl-2")
 

@@ -458,6 +458,107 @@ def test_proxied_sessions_of_the_drained_node_end(monkeypatch, test):
     )
 
 
+PROXIES = [{"name": f"ctrl-{n}", "address": f"192.0.2.1{n}", "drained": False} for n in (1, 2, 3)]
+
+
+class WriterSessions:
+    """The MariaDB sessions here that ctrl-1's HAProxy proxies (from 192.0.2.11): 301 is
+    between transactions; 302 holds a transaction open for ``busy`` sweeps, then is between
+    transactions too. Where ctrl-2 stands in this node's HAProxy, poll after poll."""
+
+    def __init__(self, busy: int, statuses: list[str] | None = None) -> None:
+        self.sessions, self.busy, self.statuses, self.calls = [301, 302], busy, statuses or ["UP"], []
+
+    def end_sessions_from(self, address: str, hostname: str, between_transactions: bool) -> list[int]:
+        self.calls.append((hostname, between_transactions))
+        if address != "192.0.2.11":
+            return []
+        ended = [s for s in self.sessions if not between_transactions or s == 301 or self.busy == 0]
+        self.busy -= 1
+        self.sessions = [s for s in self.sessions if s not in ended]
+        return ended
+
+    def sessions_from(self, address: str, hostname: str) -> list[int]:
+        return list(self.sessions) if address == "192.0.2.11" else []
+
+    def haproxy_servers(self, hostname: str) -> dict:
+        assert hostname == "ctrl-2"
+        return {"galera": {"status": self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]}}
+
+    def wire(self, monkeypatch, test: bool = False) -> None:
+        wire(
+            monkeypatch,
+            test,
+            **{
+                "galera_cluster.end_sessions_from": self.end_sessions_from,
+                "galera_cluster.sessions_from": self.sessions_from,
+                "prereqos.haproxy_servers": self.haproxy_servers,
+            },
+        )
+
+
+def test_a_drained_writers_sessions_end_between_transactions(monkeypatch):
+    sessions = WriterSessions(busy=2)
+    sessions.wire(monkeypatch)
+    ret = prereqos_state.proxied_sessions_moved("ctrl-1", True, "galera", PROXIES, timeout=5, interval=0)
+    assert ret == {
+        "name": "ctrl-1",
+        "changes": {},
+        "result": True,
+        "comment": "ended the MariaDB sessions proxied to this node (ctrl-1 is drained): 301, 302",
+    }
+    assert {between for _, between in sessions.calls} == {True}
+
+
+def test_sessions_still_in_a_transaction_at_the_timeout_end_anyway(monkeypatch):
+    sessions = WriterSessions(busy=1000)
+    sessions.wire(monkeypatch)
+    ret = prereqos_state.proxied_sessions_moved("ctrl-1", True, "galera", PROXIES, timeout=0.05, interval=0.01)
+    assert (
+        ret["result"] is True
+        and sessions.sessions == []
+        and ret["comment"]
+        == (
+            "ended the MariaDB sessions proxied to this node (ctrl-1 is drained): 301, 302; "
+            "ended the 1 still in a transaction after 0.05s too"
+        )
+    )
+    assert sessions.calls[-3:] == [("ctrl-1", False), ("ctrl-2", False), ("ctrl-3", False)]
+
+
+def test_sessions_move_to_a_controller_back_once_this_haproxy_has_it_up(monkeypatch):
+    sessions = WriterSessions(busy=0, statuses=["MAINT", "DOWN 1/2", "UP"])
+    sessions.wire(monkeypatch)
+    ret = prereqos_state.proxied_sessions_moved("ctrl-2", False, "galera", PROXIES, timeout=5, interval=0)
+    assert ret["result"] is True and sessions.statuses == ["UP"]
+    assert ret["comment"] == "ended the MariaDB sessions proxied to this node (ctrl-2 is back): 301, 302"
+
+
+def test_sessions_stay_while_the_controller_back_is_not_up_here(monkeypatch):
+    sessions = WriterSessions(busy=0, statuses=["DOWN"])
+    sessions.wire(monkeypatch)
+    ret = prereqos_state.proxied_sessions_moved("ctrl-2", False, "galera", PROXIES, up_timeout=0.02, interval=0.01)
+    assert ret["result"] is False and sessions.calls == [] and sessions.sessions == [301, 302]
+    assert ret["comment"] == "ctrl-2 is DOWN in galera on this node's haproxy after 0.02s"
+
+
+def test_moving_sessions_predicts_without_touching_them(monkeypatch):
+    sessions = WriterSessions(busy=0)
+    sessions.wire(monkeypatch, test=True)
+    ret = prereqos_state.proxied_sessions_moved("ctrl-2", False, "galera", PROXIES)
+    assert ret["result"] is True and ret["changes"] == {} and sessions.calls == []
+    assert ret["comment"] == "would move the MariaDB sessions proxied to this node to the writer (ctrl-2 is back)"
+
+
+def test_moving_sessions_fails_with_the_clients_error(monkeypatch):
+    def refuse(address, hostname, between_transactions):
+        raise CommandExecutionError("MariaDB is not running: ERROR 2002 (HY000)")
+
+    wire(monkeypatch, **{"galera_cluster.end_sessions_from": refuse})
+    ret = prereqos_state.proxied_sessions_moved("ctrl-1", True, "galera", PROXIES, interval=0)
+    assert ret["result"] is False and ret["comment"].startswith("MariaDB is not running")
+
+
 def test_no_proxied_session_changes_nothing(monkeypatch):
     wire(monkeypatch, **{"galera_cluster.end_sessions_from": lambda address, hostname: []})
     ret = prereqos_state.proxied_sessions_ended("ctrl-2", "192.0.2.12", "ctrl-2")

@@ -25,6 +25,29 @@ prereqos-maintenance-proxied-sessions:
       - prereqos: prereqos-maintenance-haproxy-servers
 {%- endif %}
 
+{%- set galera = prereqos.services_enabled.values() | selectattr("active_backup") | list %}
+{%- if galera and (grains.id == maintenance.node) == drain %}
+
+{#- drain: on the drained controller, whose servers the others drain meanwhile;
+    undrain: on the others, once this node's HAProxy has it back. Between
+    transactions, so the writer changes with no commit in flight. #}
+prereqos-maintenance-proxied-sessions-moved:
+  prereqos.proxied_sessions_moved:
+    - name: {{ maintenance.node }}
+    - drained: {{ drain }}
+    - listener: {{ galera[0].name }}
+    - proxies: {{ galera[0].servers | json }}
+    - timeout: {{ prereqos.maintenance.drain_timeout }}
+    - up_timeout: {{ prereqos.maintenance.ready_timeout }}
+{%- if drain %}
+    - require_in:
+      - prereqos: prereqos-maintenance-haproxy-servers
+{%- else %}
+    - require:
+      - prereqos: prereqos-maintenance-haproxy-servers
+{%- endif %}
+{%- endif %}
+
 prereqos-maintenance-haproxy-servers:
   prereqos.haproxy_server:
     - name: {{ maintenance.node }}
