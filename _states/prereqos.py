@@ -230,15 +230,24 @@ def proxied_sessions_moved(
 ) -> dict:
     """The MariaDB sessions the controllers' HAProxies (``proxies``: the Galera listener's
     servers, ``{"name", "address"}``, which are where they connect from) hold on this node move to the Galera
-    writer: on controller ``name`` as it is ``drained``, or on another once ``name`` is
-    back (from when this node's HAProxy has it UP in ``listener``, up to ``up_timeout``
-    seconds). Each ends between two transactions (idle, none open), so its client
+    writer: on controller ``name`` as it is ``drained``, or on one after it in ``listener``
+    once ``name`` is back (from when this node's HAProxy has it UP there, up to
+    ``up_timeout`` seconds). Each ends between two transactions (idle, none open), so its client
     reconnects through the VIP to the writer with nothing in flight; what is left after
     ``timeout`` seconds ends anyway (HAProxy's drain would cut it then; back, two nodes
     would take writes until its client closes it). Traffic: the comment says which ended,
     no changes."""
     ret = _ret(name)
     why = f"{name} is drained" if drained else f"{name} is back"
+    try:
+        hostname = _node(name)["hostname"]
+        here = _node(__grains__["id"])["hostname"]
+    except CommandExecutionError as exc:
+        ret.update(result=False, comment=str(exc))
+        return ret
+    if not drained and not prereqos_maintenance.writer_returns([p["name"] for p in proxies], hostname, here):
+        ret["comment"] = f"{hostname} comes after this node in {listener}: the sessions here stay"
+        return ret
     if __opts__["test"]:
         ret["comment"] = f"would move the MariaDB sessions proxied to this node to the writer ({why})"
         return ret
@@ -256,7 +265,6 @@ def proxied_sessions_moved(
 
     try:
         if not drained:
-            hostname = _node(name)["hostname"]
 
             def up() -> tuple[bool, str]:
                 status = __salt__["prereqos.haproxy_servers"](hostname).get(listener, {}).get("status")

@@ -154,3 +154,9 @@ def vips_released_notes(node: str, released: bool, drained: list[str]) -> list[s
         f"keepalived: {VIPS_RELEASED_PATH} says 1 but {node} is not drained: a drain stopped half-way; "
         f"undrain it: {undrain_command(node)}"
     ]
+
+
+def writer_returns(servers: list[str], returning: str, here: str) -> bool:
+    """Whether a controller ``returning`` to the Galera listener (``servers``, in order: the
+    first UP one is the writer) takes the writer's sessions from ``here``: it comes first."""
+    return servers.index(returning) < servers.index(here)

@@ -464,7 +464,7 @@ PROXIES = [{"name": f"ctrl-{n}", "address": f"192.0.2.1{n}", "drained": False} f
 class WriterSessions:
     """The MariaDB sessions here that ctrl-1's HAProxy proxies (from 192.0.2.11): 301 is
     between transactions; 302 holds a transaction open for ``busy`` sweeps, then is between
-    transactions too. Where ctrl-2 stands in this node's HAProxy, poll after poll."""
+    transactions too. Where ctrl-1, back, stands in this node's HAProxy, poll after poll."""
 
     def __init__(self, busy: int, statuses: list[str] | None = None) -> None:
         self.sessions, self.busy, self.statuses, self.calls = [301, 302], busy, statuses or ["UP"], []
@@ -482,10 +482,10 @@ class WriterSessions:
         return list(self.sessions) if address == "192.0.2.11" else []
 
     def haproxy_servers(self, hostname: str) -> dict:
-        assert hostname == "ctrl-2"
+        assert hostname == "ctrl-1"
         return {"galera": {"status": self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]}}
 
-    def wire(self, monkeypatch, test: bool = False) -> None:
+    def wire(self, monkeypatch, test: bool = False, here: str = "ctrl-1") -> None:
         wire(
             monkeypatch,
             test,
@@ -495,6 +495,7 @@ class WriterSessions:
                 "prereqos.haproxy_servers": self.haproxy_servers,
             },
         )
+        monkeypatch.setattr(prereqos_state, "__grains__", {"id": here})
 
 
 def test_a_drained_writers_sessions_end_between_transactions(monkeypatch):
@@ -528,26 +529,41 @@ def test_sessions_still_in_a_transaction_at_the_timeout_end_anyway(monkeypatch):
 
 def test_sessions_move_to_a_controller_back_once_this_haproxy_has_it_up(monkeypatch):
     sessions = WriterSessions(busy=0, statuses=["MAINT", "DOWN 1/2", "UP"])
-    sessions.wire(monkeypatch)
-    ret = prereqos_state.proxied_sessions_moved("ctrl-2", False, "galera", PROXIES, timeout=5, interval=0)
+    sessions.wire(monkeypatch, here="ctrl-2")
+    ret = prereqos_state.proxied_sessions_moved("ctrl-1", False, "galera", PROXIES, timeout=5, interval=0)
     assert ret["result"] is True and sessions.statuses == ["UP"]
-    assert ret["comment"] == "ended the MariaDB sessions proxied to this node (ctrl-2 is back): 301, 302"
+    assert ret["comment"] == "ended the MariaDB sessions proxied to this node (ctrl-1 is back): 301, 302"
 
 
 def test_sessions_stay_while_the_controller_back_is_not_up_here(monkeypatch):
     sessions = WriterSessions(busy=0, statuses=["DOWN"])
-    sessions.wire(monkeypatch)
-    ret = prereqos_state.proxied_sessions_moved("ctrl-2", False, "galera", PROXIES, up_timeout=0.02, interval=0.01)
+    sessions.wire(monkeypatch, here="ctrl-2")
+    ret = prereqos_state.proxied_sessions_moved("ctrl-1", False, "galera", PROXIES, up_timeout=0.02, interval=0.01)
     assert ret["result"] is False and sessions.calls == [] and sessions.sessions == [301, 302]
-    assert ret["comment"] == "ctrl-2 is DOWN in galera on this node's haproxy after 0.02s"
+    assert ret["comment"] == "ctrl-1 is DOWN in galera on this node's haproxy after 0.02s"
+
+
+@pytest.mark.parametrize("test", [True, False])
+def test_sessions_stay_on_a_node_before_the_controller_back(monkeypatch, test):
+    """ctrl-1 comes before ctrl-2 in the Galera listener: it stays the writer."""
+    sessions = WriterSessions(busy=0)
+    sessions.wire(monkeypatch, test=test, here="ctrl-1")
+    ret = prereqos_state.proxied_sessions_moved("ctrl-2", False, "galera", PROXIES, interval=0)
+    assert ret == {
+        "name": "ctrl-2",
+        "changes": {},
+        "result": True,
+        "comment": "ctrl-2 comes after this node in galera: the sessions here stay",
+    }
+    assert sessions.calls == [] and sessions.sessions == [301, 302]
 
 
 def test_moving_sessions_predicts_without_touching_them(monkeypatch):
     sessions = WriterSessions(busy=0)
-    sessions.wire(monkeypatch, test=True)
-    ret = prereqos_state.proxied_sessions_moved("ctrl-2", False, "galera", PROXIES)
+    sessions.wire(monkeypatch, test=True, here="ctrl-2")
+    ret = prereqos_state.proxied_sessions_moved("ctrl-1", False, "galera", PROXIES)
     assert ret["result"] is True and ret["changes"] == {} and sessions.calls == []
-    assert ret["comment"] == "would move the MariaDB sessions proxied to this node to the writer (ctrl-2 is back)"
+    assert ret["comment"] == "would move the MariaDB sessions proxied to this node to the writer (ctrl-1 is back)"
 
 
 def test_moving_sessions_fails_with_the_clients_error(monkeypatch):

@@ -141,3 +141,12 @@ def test_haproxy_servers_of_one_controller():
 )
 def test_in_maintenance(status, expected):
     assert maintenance.in_maintenance(status) is expected
+
+
+@pytest.mark.parametrize(
+    ("returning", "here", "moves"),
+    [("ctrl-1", "ctrl-2", True), ("ctrl-1", "ctrl-3", True), ("ctrl-2", "ctrl-3", True), ("ctrl-2", "ctrl-1", False)],
+)
+def test_a_returning_controller_takes_the_writers_sessions_from_those_after_it(returning, here, moves):
+    servers = ["ctrl-1", "ctrl-2", "ctrl-3"]
+    assert maintenance.writer_returns(servers, returning, here) is moves
