@@ -1,8 +1,8 @@
 {#- haproxy: one listener per service on its VIPs; the candidate config is
     checked with `haproxy -c` before it replaces the running one; reload only,
     and only for a change other than which servers are drained (planned
-    maintenance sets those at run time: a reload would cut every session of
-    the previous process at hard-stop-after). #}
+    maintenance sets those at run time: a reload would cut what the previous
+    process still proxies at hard-stop-after). #}
 {%- from "prereqos/map.jinja" import prereqos with context %}
 {%- set paths = prereqos.lookup.paths %}
 
