@@ -30,7 +30,9 @@ class RenderError(Exception):
 class Renderer:
     """Renders SLS files and templates of the repo for one minion id on one Debian release."""
 
-    def __init__(self, minion_id: str, workdir: Path | None = None, release: str = "13") -> None:
+    def __init__(
+        self, minion_id: str, workdir: Path | None = None, release: str = "13", states_dir: Path = ROOT / "_states"
+    ) -> None:
         root = Path(workdir or tempfile.mkdtemp(prefix="prereqos-render-")) / f"{minion_id}-debian{release}"
         (root / "pillar").mkdir(parents=True, exist_ok=True)
         (root / "pillar" / "top.sls").write_text("base: {'*': []}\n")
@@ -54,7 +56,7 @@ class Renderer:
                 "file_roots": {"base": [str(ROOT / "formula"), str(extra)]},
                 "pillar_roots": {"base": [str(root / "pillar")]},
                 "module_dirs": [str(ROOT / "_modules")],
-                "states_dirs": [str(ROOT / "_states")],
+                "states_dirs": [str(states_dir)],
                 "utils_dirs": [str(ROOT / "_utils")],
                 "grains_cache": False,
             }

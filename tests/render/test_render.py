@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 
 import pytest
 
@@ -14,7 +15,7 @@ from tests import checkers
 from tests.badpillars import BAD_PILLARS, CANARY, bad_pillar
 from tests.badpillars import secret_values as bad_pillar_secrets
 from tests.render.conftest import example
-from tests.saltrender import Renderer, RenderError, sls_names
+from tests.saltrender import ROOT, Renderer, RenderError, sls_names
 
 VARIANTS = ("example", "keepalived", "one_network", "five_nodes", "tls", "hostile")
 ALL_SLS = sls_names()
@@ -452,3 +453,27 @@ def test_the_writers_sessions_move_between_transactions(renderers, variants, act
         assert [(p["name"], p["address"]) for p in arguments["proxies"]] == [
             (c["id"], c["addresses"]["srv"]) for c in controllers
         ]
+
+
+# ----------------------------------------------------------------- the module sync
+def test_the_sync_checks_every_state_module_of_the_formula():
+    """sync.sls names each of _states/ (together they import every _utils module)."""
+    text = (ROOT / "formula" / "prereqos" / "sync.sls").read_text()
+    listed = re.search(r"set state_modules = (\[.*\])", text).group(1)
+    assert sorted(json.loads(listed)) == sorted(path.stem for path in (ROOT / "_states").glob("*.py"))
+
+
+def test_the_sync_reports_no_change_when_the_modules_load(tmp_path):
+    high = own_renderer("ctrl-1", tmp_path).sls("prereqos.sync", {})
+    assert list(high) == ["prereqos-modules-synced"]
+
+
+def test_the_sync_refuses_when_a_state_module_does_not_load(tmp_path):
+    states = tmp_path / "states"
+    shutil.copytree(ROOT / "_states", states)
+    (states / "rabbitmq_cluster.py").unlink()
+    with pytest.raises(RenderError) as refused:
+        Renderer("ctrl-1", tmp_path, states_dir=states).sls("prereqos.sync", {})
+    message = str(refused.value)
+    assert "rabbitmq_cluster did not load on ctrl-1" in message
+    assert "salt-run fileserver.clear_file_list_cache" in message
