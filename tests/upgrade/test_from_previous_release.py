@@ -25,7 +25,7 @@ import pytest
 from tests.testbed.clients import PROBE_DB, publish, queue_depth, write_rows
 from tests.testbed.cluster import CONFIG_FILES, MANAGER_CONFIG_FILES, Cluster, prepare_site
 from tests.testbed.gitfs import REPO_ROOT
-from tests.testbed.harness import Testbed
+from tests.testbed.harness import MASTER, Testbed
 from tests.testbed.site import site_pillar
 
 #: the last formula release before Debian 13 and the secrets' own pillar file
@@ -33,6 +33,7 @@ PREVIOUS_RELEASE = "6a235b33ce3d5a9640fd002d51c2f5628b2ef433"
 GALERA_CNF = "/etc/mysql/mariadb.conf.d/99-prereqos-galera.cnf"
 KEEPALIVED_CONF = "/etc/keepalived/keepalived.conf"
 HAPROXY_CFG = "/etc/haproxy/haproxy.cfg"
+LIST_CACHE_CONFIG = "/etc/salt/master.d/list-cache.conf"
 #: what the first run of this release changes on every controller, and nothing else
 FIRST_RUN_CHANGES = {
     "prereqos-deploy/prereqos-facts",
@@ -109,9 +110,16 @@ def test_the_first_run_of_this_release_adds_its_files_and_restarts_nothing(previ
     assert tb.served is not None
     units, configs = previous.units(), _configs(previous)
     previous.write_pillar(previous.pillar)  # secrets to the controllers only
+    # The master keeps the list of files it read at its restart for an hour (20 s by
+    # default): a run right after the update finds the list older than the formula.
+    tb.write_file(MASTER, LIST_CACHE_CONFIG, "fileserver_list_cache_time: 3600\n")
+    tb.restart_master()
     tb.served.upgrade()
     tb.salt_run(["fileserver.update", "backend=gitfs"], check=True)
-    # As the README says: the master lists the new _utils/ folder at once.
+    stale = previous.orchestrate()
+    assert stale.rc != 0 and "did not load on ctrl-1 after saltutil.sync_all" in stale.raw, stale.report()
+    assert "salt-run fileserver.clear_file_list_cache" in stale.raw and stale.changed == {}, stale.report()
+    # As the README and the refusal say: the master lists the new _utils/ folder at once.
     tb.salt_run(["fileserver.clear_file_list_cache"], check=True)
     run = previous.converge()
     assert {node: set(ids) for node, ids in run.changed.items()} == dict.fromkeys(
