@@ -745,10 +745,14 @@ class Testbed:
         if container.status != "running":
             logs = container.logs(tail=30).decode(errors="replace")
             return f"\n=== {node}: container {container.status}; docker logs:\n{logs}\n"
+        state = self.exec(node, ["systemctl", "is-system-running"], timeout=15).stdout.strip()
         failed = self.exec(node, ["systemctl", "--failed", "--no-legend"], timeout=15).stdout.strip()
+        # While it boots, the start jobs systemd still waits for.
+        jobs = self.exec(node, ["systemctl", "list-jobs", "--no-legend"], timeout=15).stdout.strip()
         return (
-            f"\n=== {node}: failed units: {failed or 'none'}\n"
-            f"--- journal {' '.join(units) or '(all units)'} ---\n{self.journal(node, units, lines=40)}"
+            f"\n=== {node}: systemd {state or '?'}; failed units: {failed or 'none'}\n"
+            + (f"--- jobs ---\n{jobs}\n" if jobs else "")
+            + f"--- journal {' '.join(units) or '(all units)'} ---\n{self.journal(node, units, lines=40)}"
         )
 
     def _install_signal_handlers(self) -> None:
