@@ -114,6 +114,7 @@ def test_the_first_run_of_this_release_adds_its_files_and_restarts_nothing(previ
     # default): a run right after the update finds the list older than the formula.
     tb.write_file(MASTER, LIST_CACHE_CONFIG, "fileserver_list_cache_time: 3600\n")
     tb.restart_master()
+    tb.wait_minions(previous.controllers)  # the first job after a restart is lost otherwise
     tb.served.upgrade()
     tb.salt_run(["fileserver.update", "backend=gitfs"], check=True)
     stale = previous.orchestrate()
